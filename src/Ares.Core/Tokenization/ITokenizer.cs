@@ -1,0 +1,38 @@
+namespace Ares.Core.Tokenization;
+
+/// <summary>
+/// Text ↔ token ids for one model. Implementations follow the rules in the model's own files
+/// (tokenizer.json, or GGUF metadata) rather than any particular model's quirks.
+/// </summary>
+internal interface ITokenizer
+{
+    /// <summary>Short description for `ares model info`, e.g. "hf byte-level BPE" or "gguf llama (SentencePiece BPE, byte fallback)".</summary>
+    string Kind { get; }
+
+    /// <summary>Number of ids (base vocabulary plus added tokens); every id produced is below it.</summary>
+    int VocabSize { get; }
+
+    int? BosId { get; }
+    int? EosId { get; }
+    int? PadId { get; }
+
+    /// <summary>Ids that end generation: EOS plus end-of-turn tokens such as &lt;|im_end|&gt; or &lt;|eot_id|&gt;.</summary>
+    IReadOnlySet<int> StopIds { get; }
+
+    /// <summary>
+    /// Encodes text. With <paramref name="addSpecialTokens"/>, adds what the tokenizer's post-processor
+    /// adds (e.g. BOS for Llama 2 / Mistral, nothing for Qwen). Special tokens written in the text
+    /// (e.g. "&lt;|im_start|&gt;") are matched as special tokens.
+    /// </summary>
+    int[] Encode(string text, bool addSpecialTokens = true);
+
+    /// <summary>Decodes ids to text; special tokens are dropped when <paramref name="skipSpecialTokens"/>.</summary>
+    string Decode(IReadOnlyList<int> ids, bool skipSpecialTokens = true);
+
+    /// <summary>The token's string as stored in the vocabulary (e.g. "▁the", "Ġthe", "&lt;0x0A&gt;").</summary>
+    string IdToToken(int id);
+
+    int? TokenToId(string token);
+
+    bool IsSpecial(int id);
+}
