@@ -1,0 +1,154 @@
+using System.Text.RegularExpressions;
+using Ares.Core.Formats;
+using Ares.Models.Nn;
+using static TorchSharp.torch;
+
+namespace Ares.Models.Loading;
+
+/// <summary>
+/// Builds a model from a GGUF file: hyperparameters from `{arch}.*` metadata with llama.cpp's
+/// defaults where keys are absent, tensors renamed from llama.cpp's names to HF's.
+/// </summary>
+/// <remarks>
+/// RoPE layout: llama.cpp's converters permute the Q/K rows of `llama` checkpoints so that RoPE
+/// rotates adjacent pairs (x[2i], x[2i+1]); HF rotates halves (x[i], x[i+d/2]). We undo that
+/// permutation at load, so one runtime path (rotate-half) serves both sources and an HF export is
+/// correct. `qwen2` GGUFs use the NeoX (rotate-half) layout already and are not permuted.
+/// </remarks>
+internal static partial class GgufModelLoader
+{
+    public static TransformerConfig ReadConfig(GgufFile g)
+    {
+        string path = g.FilePath;
+        string arch = g.GetString("general.architecture") ?? throw new ModelFormatException($"{path}: metadata key 'general.architecture' is missing");
+        var architecture = arch switch
+        {
+            "llama" => Architecture.Llama,
+            "qwen2" => Architecture.Qwen2,
+            _ => throw new NotSupportedException($"{path}: general.architecture = '{arch}' is not supported (llama, qwen2)"),
+        };
+        if (!g.Tensors.TryGetValue("token_embd.weight", out var embd))
+            throw new ModelFormatException($"{path}: tensor 'token_embd.weight' is missing" +
+                (g.UnsupportedTensorTypes.TryGetValue("token_embd.weight", out var ut) ? $" (it has unsupported type {ut}; supported: F32, F16, BF16, Q8_0)" : ""));
+        int hidden = (int)g.Require<uint>($"{arch}.embedding_length");
+        int heads = (int)g.Require<uint>($"{arch}.attention.head_count");
+        if (g.Metadata.TryGetValue($"{arch}.attention.head_count_kv", out var kvRaw) && kvRaw is Array)
+            throw new NotSupportedException($"{path}: per-layer '{arch}.attention.head_count_kv' is not supported");
+        int kvHeads = (int)(g.Get<uint>($"{arch}.attention.head_count_kv") ?? (uint)heads);
+        int headDim = (int)(g.Get<uint>($"{arch}.attention.key_length") ?? (uint)(hidden / Math.Max(heads, 1)));
+        int ropeDims = (int)(g.Get<uint>($"{arch}.rope.dimension_count") ?? (uint)headDim);
+        if (ropeDims != headDim) throw new NotSupportedException($"{path}: '{arch}.rope.dimension_count' = {ropeDims} (partial rotary) is not supported; head dim is {headDim}");
+        string scaling = g.GetString($"{arch}.rope.scaling.type") ?? "none";
+        double linear = scaling switch
+        {
+            "none" => 1,
+            "linear" => g.Get<float>($"{arch}.rope.scaling.factor") ?? 1,
+            _ => throw new NotSupportedException($"{path}: '{arch}.rope.scaling.type' = '{scaling}' is not supported (none, linear)"),
+        };
+        var config = new TransformerConfig
+        {
+            Architecture = architecture,
+            VocabSize = (int)embd.Shape[0],
+            HiddenSize = hidden,
+            IntermediateSize = (int)g.Require<uint>($"{arch}.feed_forward_length"),
+            NumLayers = (int)g.Require<uint>($"{arch}.block_count"),
+            NumHeads = heads,
+            NumKvHeads = kvHeads,
+            HeadDim = headDim,
+            MaxPositions = (int)(g.Get<uint>($"{arch}.context_length") ?? 2048),
+            NormEps = g.Get<float>($"{arch}.attention.layer_norm_rms_epsilon") ?? 1e-5f,
+            RopeTheta = g.Get<float>($"{arch}.rope.freq_base") ?? 10000f,
+            RopeLinearFactor = linear,
+            TieWordEmbeddings = !g.Tensors.ContainsKey("output.weight") && !g.UnsupportedTensorTypes.ContainsKey("output.weight"),
+            QkvBias = g.Tensors.ContainsKey("blk.0.attn_q.bias"),
+            OutputBias = g.Tensors.ContainsKey("blk.0.attn_output.bias"),
+            BosTokenId = (int?)g.Get<uint>("tokenizer.ggml.bos_token_id"),
+            EosTokenIds = g.Get<uint>("tokenizer.ggml.eos_token_id") is uint eos ? [(int)eos] : [],
+            PadTokenId = (int?)g.Get<uint>("tokenizer.ggml.padding_token_id"),
+            TorchDtype = DominantDType(g),
+        };
+        config.Validate(path);
+        return config;
+    }
+
+    static string DominantDType(GgufFile g) =>
+        g.Tensors.Values.GroupBy(t => t.DType).OrderByDescending(x => x.Sum(t => t.ByteLength)).First().Key switch
+        {
+            TensorDType.BF16 => "bfloat16", TensorDType.F16 => "float16", _ => "float32",
+        };
+
+    public static CausalLM Load(GgufFile g, TransformerConfig config, ScalarType dtype)
+    {
+        float[]? freqFactors = null;
+        if (g.Tensors.TryGetValue("rope_freqs.weight", out var rf))
+        {
+            using var t = WeightLoader.Read(g, rf).to_type(ScalarType.Float32);
+            freqFactors = t.data<float>().ToArray();
+            if (freqFactors.Length != config.HeadDim / 2)
+                throw new ModelFormatException($"{g.FilePath}: tensor 'rope_freqs.weight' has {freqFactors.Length} values, expected head_dim/2 = {config.HeadDim / 2}");
+        }
+        var model = new LlamaForCausalLM(config, dtype, freqFactors);
+        bool permute = config.Architecture == Architecture.Llama;
+        WeightLoader.Load(model, g.FilePath, name =>
+        {
+            string? ggufName = GgufName(name);
+            if (ggufName is null) return null;
+            if (!g.Tensors.TryGetValue(ggufName, out var e))
+            {
+                if (g.UnsupportedTensorTypes.TryGetValue(ggufName, out var type))
+                    throw new NotSupportedException($"{g.FilePath}: tensor '{ggufName}' has type {type}, which Ares cannot load (supported: F32, F16, BF16, Q8_0)");
+                return null;
+            }
+            Func<TorchSharp.torch.Tensor, TorchSharp.torch.Tensor>? fix = null;
+            if (permute && (ggufName.Contains(".attn_q.") || ggufName.Contains(".attn_k.")))
+            {
+                int heads = ggufName.Contains(".attn_q.") ? config.NumHeads : config.NumKvHeads;
+                fix = w => UnpermuteRope(w, heads);
+            }
+            return (e, g, fix);
+        }, g.Tensors.Keys.Select(k => (k, (ITensorReader)g)), k => k == "rope_freqs.weight");
+        foreach (var (name, type) in g.UnsupportedTensorTypes)
+            throw new NotSupportedException($"{g.FilePath}: tensor '{name}' has type {type}, which Ares cannot load (supported: F32, F16, BF16, Q8_0)");
+        return model;
+    }
+
+    /// <summary>
+    /// Inverse of llama.cpp's `permute` (convert_hf_to_gguf.py): rows of each head go from
+    /// interleaved pairs back to halves. w: (heads·hd, in) or (heads·hd) for a bias.
+    /// </summary>
+    internal static TorchSharp.torch.Tensor UnpermuteRope(TorchSharp.torch.Tensor w, int heads)
+    {
+        long rows = w.shape[0], hd = rows / heads;
+        var rest = w.shape.Skip(1).ToArray();
+        return w.reshape([heads, hd / 2, 2, .. rest]).transpose(1, 2).reshape(w.shape).contiguous(); // (rows, ...)
+    }
+
+    [GeneratedRegex(@"^model\.layers\.(\d+)\.(.+)$")]
+    private static partial Regex LayerKey();
+
+    static readonly Dictionary<string, string> LayerNames = new()
+    {
+        ["input_layernorm.weight"] = "attn_norm.weight",
+        ["post_attention_layernorm.weight"] = "ffn_norm.weight",
+        ["self_attn.q_proj.weight"] = "attn_q.weight", ["self_attn.q_proj.bias"] = "attn_q.bias",
+        ["self_attn.k_proj.weight"] = "attn_k.weight", ["self_attn.k_proj.bias"] = "attn_k.bias",
+        ["self_attn.v_proj.weight"] = "attn_v.weight", ["self_attn.v_proj.bias"] = "attn_v.bias",
+        ["self_attn.o_proj.weight"] = "attn_output.weight", ["self_attn.o_proj.bias"] = "attn_output.bias",
+        ["mlp.gate_proj.weight"] = "ffn_gate.weight",
+        ["mlp.up_proj.weight"] = "ffn_up.weight",
+        ["mlp.down_proj.weight"] = "ffn_down.weight",
+    };
+
+    /// <summary>llama.cpp's tensor name for an HF parameter name.</summary>
+    internal static string? GgufName(string hfName)
+    {
+        switch (hfName)
+        {
+            case "model.embed_tokens.weight": return "token_embd.weight";
+            case "model.norm.weight": return "output_norm.weight";
+            case "lm_head.weight": return "output.weight";
+        }
+        var m = LayerKey().Match(hfName);
+        return m.Success && LayerNames.TryGetValue(m.Groups[2].Value, out var rest) ? $"blk.{m.Groups[1].Value}.{rest}" : null;
+    }
+}

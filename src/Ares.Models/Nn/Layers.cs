@@ -1,0 +1,164 @@
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace Ares.Models.Nn;
+
+/// <summary>
+/// y = x Wᵀ + b, with an optional LoRA adapter (Hu et al. 2021, eq. 3): y += (α/r) · B A dropout(x).
+/// Parameter names follow HF and PEFT (`weight`, `bias`, `lora_A.weight`, `lora_B.weight`), so
+/// state-dict keys are checkpoint keys with no mapping.
+/// </summary>
+internal sealed class Linear : nn.Module<Tensor, Tensor>
+{
+    public readonly Parameter weight;               // (out, in)
+    public readonly Parameter? bias;                // (out)
+    LoraFactor? lora_A;                             // (r, in)
+    LoraFactor? lora_B;                             // (out, r)
+    double _loraScaling, _loraDropout;
+
+    public int InFeatures { get; }
+    public int OutFeatures { get; }
+
+    /// <summary>When false the adapter is bypassed (the base model, e.g. the GFlowNet prior p_ref).</summary>
+    public bool AdapterEnabled { get; set; } = true;
+    public bool HasAdapter => lora_A is not null;
+    public int LoraRank => (int)(lora_A?.weight.shape[0] ?? 0);
+    public double LoraScaling => _loraScaling;
+    internal Parameter? LoraA => lora_A?.weight;
+    internal Parameter? LoraB => lora_B?.weight;
+
+    public Linear(int inFeatures, int outFeatures, bool hasBias, ScalarType dtype = ScalarType.Float32) : base(nameof(Linear))
+    {
+        InFeatures = inFeatures; OutFeatures = outFeatures;
+        weight = new Parameter(empty(outFeatures, inFeatures, dtype));
+        if (hasBias) bias = new Parameter(zeros(outFeatures, dtype));
+        using (no_grad())
+        {
+            double bound = 1.0 / Math.Sqrt(inFeatures); // nn.Linear's default init
+            weight.uniform_(-bound, bound);
+        }
+        RegisterComponents();
+    }
+
+    public override Tensor forward(Tensor x)
+    {
+        var y = nn.functional.linear(x, weight, bias);                           // (..., out)
+        if (lora_A is null || !AdapterEnabled) return y;
+        using var scope = NewDisposeScope();
+        var h = _loraDropout > 0 && training ? nn.functional.dropout(x, _loraDropout, training) : x;
+        var delta = nn.functional.linear(nn.functional.linear(h, lora_A.weight), lora_B!.weight); // (..., out)
+        return y.add_(delta, alpha: _loraScaling).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>Adds a LoRA adapter: A ~ Kaiming-uniform, B = 0 (so the model is unchanged at start), base frozen.</summary>
+    public void AddAdapter(int rank, double alpha, double dropout, Generator? generator = null)
+    {
+        if (lora_A is not null) throw new InvalidOperationException("this layer already has a LoRA adapter");
+        var a = new LoraFactor(rank, InFeatures, weight.dtype);
+        var b = new LoraFactor(OutFeatures, rank, weight.dtype);
+        using (no_grad())
+        {
+            double bound = Math.Sqrt(6.0 / ((1 + 5.0) * InFeatures)); // kaiming_uniform_(a=√5), as PEFT
+            a.weight.uniform_(-bound, bound, generator: generator);
+            b.weight.zero_();
+        }
+        lora_A = a; lora_B = b;
+        register_module("lora_A", a);
+        register_module("lora_B", b);
+        _loraScaling = alpha / rank;
+        _loraDropout = dropout;
+        weight.requires_grad = false;
+        bias?.requires_grad_(false);
+    }
+
+    /// <summary>Folds the adapter into the base weight (W += s·B·A) and removes it.</summary>
+    public void MergeAdapter()
+    {
+        if (lora_A is null) return;
+        using (no_grad())
+            weight.add_(lora_B!.weight.matmul(lora_A.weight), alpha: _loraScaling); // (out, r)@(r, in)
+        RemoveAdapter();
+    }
+
+    public void RemoveAdapter()
+    {
+        if (lora_A is null) return;
+        // TorchSharp keeps registered children in a dictionary keyed by name.
+        _internal_submodules.Remove("lora_A");
+        _internal_submodules.Remove("lora_B");
+        lora_A.Dispose(); lora_B!.Dispose();
+        lora_A = lora_B = null;
+        weight.requires_grad = true;
+        bias?.requires_grad_(true);
+    }
+
+    sealed class LoraFactor : nn.Module
+    {
+        public readonly Parameter weight;
+        public LoraFactor(int rows, int cols, ScalarType dtype) : base("LoraFactor")
+        {
+            weight = new Parameter(zeros(rows, cols, dtype));
+            RegisterComponents();
+        }
+    }
+}
+
+/// <summary>RMSNorm (Zhang &amp; Sennrich 2019): x / √(mean(x²) + ε) · weight, computed in fp32.</summary>
+internal sealed class RmsNorm : nn.Module<Tensor, Tensor>
+{
+    public readonly Parameter weight;               // (d)
+    readonly double _eps;
+
+    public RmsNorm(int dim, double eps, ScalarType dtype = ScalarType.Float32) : base(nameof(RmsNorm))
+    {
+        weight = new Parameter(ones(dim, dtype));
+        _eps = eps;
+        RegisterComponents();
+    }
+
+    public override Tensor forward(Tensor x)
+    {
+        using var scope = NewDisposeScope();
+        var xf = x.to_type(ScalarType.Float32);
+        var normed = xf * rsqrt(xf.pow(2).mean([-1L], keepdim: true) + _eps);    // (..., d)
+        return (normed.to_type(x.dtype) * weight).MoveToOuterDisposeScope();
+    }
+}
+
+/// <summary>LayerNorm with HF parameter names (`weight`, `bias`).</summary>
+internal sealed class LayerNorm : nn.Module<Tensor, Tensor>
+{
+    public readonly Parameter weight;
+    public readonly Parameter bias;
+    readonly double _eps;
+
+    public LayerNorm(int dim, double eps, ScalarType dtype = ScalarType.Float32) : base(nameof(LayerNorm))
+    {
+        weight = new Parameter(ones(dim, dtype));
+        bias = new Parameter(zeros(dim, dtype));
+        _eps = eps;
+        RegisterComponents();
+    }
+
+    public override Tensor forward(Tensor x) => nn.functional.layer_norm(x, [weight.shape[0]], weight, bias, _eps);
+}
+
+/// <summary>Token (or position) embedding table with the HF parameter name `weight`.</summary>
+internal sealed class Embedding : nn.Module<Tensor, Tensor>
+{
+    public readonly Parameter weight;               // (n, d)
+
+    public Embedding(int count, int dim, ScalarType dtype = ScalarType.Float32) : base(nameof(Embedding))
+    {
+        weight = new Parameter(empty(count, dim, dtype));
+        using (no_grad()) weight.normal_(0, 0.02);
+        RegisterComponents();
+    }
+
+    public override Tensor forward(Tensor ids)
+    {
+        using var flat = ids.reshape(-1);
+        return weight.index_select(0, flat).reshape([.. ids.shape, weight.shape[1]]); // (..., d)
+    }
+}

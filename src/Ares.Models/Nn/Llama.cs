@@ -1,0 +1,145 @@
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace Ares.Models.Nn;
+
+/// <summary>
+/// Llama-family decoder (Llama 2/3, TinyLlama, SmolLM, Mistral, Qwen2): pre-RMSNorm blocks,
+/// grouped-query attention with rotary positions, SwiGLU MLP. Field names are HF checkpoint keys:
+/// model.embed_tokens, model.layers.{i}.self_attn.{q,k,v,o}_proj, model.layers.{i}.mlp.{gate,up,down}_proj,
+/// model.layers.{i}.{input,post_attention}_layernorm, model.norm, lm_head | score.
+/// </summary>
+internal sealed class LlamaForCausalLM : CausalLM
+{
+    readonly LlamaModel model;
+    readonly Linear? lm_head;                       // absent when tied to embed_tokens or for a classifier
+    readonly Linear? score;                         // *ForSequenceClassification head, no bias
+    readonly Rotary _rotary;
+
+    public LlamaForCausalLM(TransformerConfig c, ScalarType dtype = ScalarType.Float32, float[]? ropeFreqFactors = null)
+        : base(nameof(LlamaForCausalLM), c)
+    {
+        model = new LlamaModel(c, dtype);
+        if (c.NumLabels is int labels) score = new Linear(c.HiddenSize, labels, false, dtype);
+        else if (!c.TieWordEmbeddings) lm_head = new Linear(c.HiddenSize, c.VocabSize, false, dtype);
+        _rotary = new Rotary(c, ropeFreqFactors);
+        RegisterComponents();
+    }
+
+    public override Tensor Hidden(Tensor inputIds, Tensor positions, Tensor? keyValid = null, KvCache? cache = null)
+    {
+        using var scope = NewDisposeScope();
+        var mask = MaskFor(keyValid, inputIds, cache);
+        var (cos, sin) = _rotary.Angles(positions);                               // (B, 1, T, hd/2)
+        var x = model.embed_tokens.forward(inputIds);                             // (B, T, d)
+        for (int i = 0; i < model.layers.Count; i++)
+            x = ((LlamaDecoderLayer)model.layers[i]).Forward(x, cos, sin, mask, cache, i);
+        cache?.Advance((int)inputIds.shape[1]);
+        return model.norm.forward(x).MoveToOuterDisposeScope();                   // (B, T, d)
+    }
+
+    public override Tensor LmLogits(Tensor hidden) =>
+        lm_head?.forward(hidden) ?? (score is null ? nn.functional.linear(hidden, model.embed_tokens.weight)
+            : throw new InvalidOperationException("this is a sequence-classification model: it has no LM head")); // (B, T, V)
+
+    public override Tensor ScoreLogits(Tensor hidden) =>
+        score?.forward(hidden) ?? throw new InvalidOperationException("this model has no sequence-classification head (score.weight)");
+
+    protected override void Dispose(bool disposing)
+    {
+        if (disposing) _rotary.Dispose();
+        base.Dispose(disposing);
+    }
+
+    sealed class LlamaModel : nn.Module
+    {
+        public readonly Embedding embed_tokens;
+        public readonly ModuleList<nn.Module> layers;
+        public readonly RmsNorm norm;
+
+        public LlamaModel(TransformerConfig c, ScalarType dtype) : base(nameof(LlamaModel))
+        {
+            embed_tokens = new Embedding(c.VocabSize, c.HiddenSize, dtype);
+            layers = new ModuleList<nn.Module>(Enumerable.Range(0, c.NumLayers).Select(_ => (nn.Module)new LlamaDecoderLayer(c, dtype)).ToArray());
+            norm = new RmsNorm(c.HiddenSize, c.NormEps, dtype);
+            RegisterComponents();
+        }
+    }
+
+    sealed class LlamaDecoderLayer : nn.Module
+    {
+        readonly LlamaAttention self_attn;
+        readonly LlamaMlp mlp;
+        readonly RmsNorm input_layernorm;
+        readonly RmsNorm post_attention_layernorm;
+
+        public LlamaDecoderLayer(TransformerConfig c, ScalarType dtype) : base(nameof(LlamaDecoderLayer))
+        {
+            self_attn = new LlamaAttention(c, dtype);
+            mlp = new LlamaMlp(c, dtype);
+            input_layernorm = new RmsNorm(c.HiddenSize, c.NormEps, dtype);
+            post_attention_layernorm = new RmsNorm(c.HiddenSize, c.NormEps, dtype);
+            RegisterComponents();
+        }
+
+        public Tensor Forward(Tensor x, Tensor cos, Tensor sin, Tensor? mask, KvCache? cache, int index)
+        {
+            using var scope = NewDisposeScope();
+            var h = x + self_attn.Forward(input_layernorm.forward(x), cos, sin, mask, cache, index); // (B, T, d)
+            return (h + mlp.Forward(post_attention_layernorm.forward(h))).MoveToOuterDisposeScope();
+        }
+    }
+
+    sealed class LlamaAttention : nn.Module
+    {
+        readonly Linear q_proj, k_proj, v_proj, o_proj;
+        readonly int _heads, _kvHeads, _headDim;
+
+        public LlamaAttention(TransformerConfig c, ScalarType dtype) : base(nameof(LlamaAttention))
+        {
+            _heads = c.NumHeads; _kvHeads = c.NumKvHeads; _headDim = c.HeadDim;
+            q_proj = new Linear(c.HiddenSize, c.NumHeads * c.HeadDim, c.QkvBias, dtype);
+            k_proj = new Linear(c.HiddenSize, c.NumKvHeads * c.HeadDim, c.QkvBias, dtype);
+            v_proj = new Linear(c.HiddenSize, c.NumKvHeads * c.HeadDim, c.QkvBias, dtype);
+            o_proj = new Linear(c.NumHeads * c.HeadDim, c.HiddenSize, c.OutputBias, dtype);
+            RegisterComponents();
+        }
+
+        public Tensor Forward(Tensor x, Tensor cos, Tensor sin, Tensor? mask, KvCache? cache, int index)
+        {
+            using var scope = NewDisposeScope();
+            long b = x.shape[0], t = x.shape[1];
+            var q = q_proj.forward(x).view(b, t, _heads, _headDim).transpose(1, 2);      // (B, H, T, hd)
+            var k = k_proj.forward(x).view(b, t, _kvHeads, _headDim).transpose(1, 2);    // (B, H_kv, T, hd)
+            var v = v_proj.forward(x).view(b, t, _kvHeads, _headDim).transpose(1, 2);    // (B, H_kv, T, hd)
+            q = Rotary.Apply(q, cos, sin);
+            k = Rotary.Apply(k, cos, sin);
+            if (cache is not null) (k, v) = cache.Append(index, k, v);                    // (B, H_kv, S, hd)
+            var o = AttentionMath.Attend(q, k, v, mask);                                 // (B, H, T, hd)
+            return o_proj.forward(o.transpose(1, 2).reshape(b, t, _heads * _headDim)).MoveToOuterDisposeScope(); // (B, T, d)
+        }
+    }
+
+    sealed class LlamaMlp : nn.Module
+    {
+        readonly Linear gate_proj, up_proj, down_proj;
+        readonly string _act;
+
+        public LlamaMlp(TransformerConfig c, ScalarType dtype) : base(nameof(LlamaMlp))
+        {
+            gate_proj = new Linear(c.HiddenSize, c.IntermediateSize, c.MlpBias, dtype);
+            up_proj = new Linear(c.HiddenSize, c.IntermediateSize, c.MlpBias, dtype);
+            down_proj = new Linear(c.IntermediateSize, c.HiddenSize, c.MlpBias, dtype);
+            _act = c.HiddenAct;
+            RegisterComponents();
+        }
+
+        public Tensor Forward(Tensor x)
+        {
+            using var scope = NewDisposeScope();
+            var h = Activation(_act, gate_proj.forward(x)) * up_proj.forward(x);         // (B, T, ff)
+            return down_proj.forward(h).MoveToOuterDisposeScope();                       // (B, T, d)
+        }
+    }
+}

@@ -1,0 +1,260 @@
+using System.Text.Json.Nodes;
+
+namespace Ares.Models;
+
+internal enum Architecture { Llama, Qwen2, Gpt2 }
+
+/// <summary>Llama 3 frequency-dependent RoPE rescaling (HF `rope_scaling.rope_type = "llama3"`).</summary>
+internal sealed record Llama3RopeScaling(double Factor, double LowFreqFactor, double HighFreqFactor, int OriginalMaxPositions);
+
+/// <summary>
+/// Hyperparameters of a decoder-only transformer: everything that changes the math. Built from
+/// HF config.json (<see cref="FromHfConfig"/>) or GGUF metadata (see GgufModelLoader), written back
+/// by <see cref="ToHfConfig"/>. Anything that would change the math and that Ares does not
+/// implement raises NotSupportedException naming the key.
+/// </summary>
+internal sealed record TransformerConfig
+{
+    public required Architecture Architecture { get; init; }
+    public required int VocabSize { get; init; }
+    public required int HiddenSize { get; init; }
+    public required int IntermediateSize { get; init; }
+    public required int NumLayers { get; init; }
+    public required int NumHeads { get; init; }
+    public required int NumKvHeads { get; init; }
+    public required int HeadDim { get; init; }
+    public required int MaxPositions { get; init; }
+    /// <summary>RMSNorm eps (llama/qwen2) or LayerNorm eps (gpt2).</summary>
+    public double NormEps { get; init; } = 1e-5;
+    public double RopeTheta { get; init; } = 10000;
+    /// <summary>HF `rope_scaling` type "linear": positions divided by this factor (1 = none).</summary>
+    public double RopeLinearFactor { get; init; } = 1;
+    public Llama3RopeScaling? RopeLlama3 { get; init; }
+    public bool TieWordEmbeddings { get; init; }
+    /// <summary>q/k/v projections carry a bias (Qwen2; Llama with attention_bias=true also biases o_proj).</summary>
+    public bool QkvBias { get; init; }
+    public bool OutputBias { get; init; }
+    public bool MlpBias { get; init; }
+    /// <summary>silu (SwiGLU, llama/qwen2), gelu_new (tanh approximation, gpt2) or gelu (exact).</summary>
+    public string HiddenAct { get; init; } = "silu";
+    /// <summary>Longest sequence before sliding-window attention would apply (Mistral); null = none.</summary>
+    public int? SlidingWindow { get; init; }
+    public int? BosTokenId { get; init; }
+    public int[] EosTokenIds { get; init; } = [];
+    public int? PadTokenId { get; init; }
+    /// <summary>Outputs of a `*ForSequenceClassification` head (`score.weight`); null for a causal LM.</summary>
+    public int? NumLabels { get; init; }
+    /// <summary>dtype the checkpoint declares (informational; compute dtype is chosen at load).</summary>
+    public string TorchDtype { get; init; } = "float32";
+
+    public int MaxSequenceLength => SlidingWindow is int w ? Math.Min(w, MaxPositions) : MaxPositions;
+
+    public string ModelType => Architecture switch { Architecture.Llama => "llama", Architecture.Qwen2 => "qwen2", _ => "gpt2" };
+
+    public string HfArchitectureName => (Architecture, NumLabels) switch
+    {
+        (Architecture.Llama, null) => "LlamaForCausalLM",
+        (Architecture.Qwen2, null) => "Qwen2ForCausalLM",
+        (Architecture.Gpt2, null) => "GPT2LMHeadModel",
+        (Architecture.Llama, _) => "LlamaForSequenceClassification",
+        (Architecture.Qwen2, _) => "Qwen2ForSequenceClassification",
+        _ => "GPT2ForSequenceClassification",
+    };
+
+    /// <summary>Checks internal consistency; the message names the offending field.</summary>
+    public void Validate(string source)
+    {
+        void Need(bool ok, string what) { if (!ok) throw new NotSupportedException($"{source}: {what}"); }
+        Need(VocabSize is > 0 and <= 4_000_000, $"vocab_size = {VocabSize} is out of range");
+        Need(HiddenSize is > 0 and <= 65_536, $"hidden_size = {HiddenSize} is out of range");
+        Need(IntermediateSize is > 0 and <= 1_048_576, $"intermediate_size = {IntermediateSize} is out of range");
+        Need(NumLayers is > 0 and <= 1024, $"num_hidden_layers = {NumLayers} is out of range");
+        Need(NumHeads is > 0 and <= 1024, $"num_attention_heads = {NumHeads} is out of range");
+        Need(NumKvHeads > 0 && NumHeads % NumKvHeads == 0, $"num_key_value_heads = {NumKvHeads} must divide num_attention_heads = {NumHeads}");
+        Need(HeadDim is > 0 and <= 1024 && HeadDim % 2 == 0, $"head_dim = {HeadDim} must be even and ≤ 1024");
+        Need(MaxPositions is > 0 and <= 10_000_000, $"max_position_embeddings = {MaxPositions} is out of range");
+        Need(HiddenAct is "silu" or "gelu_new" or "gelu" or "gelu_pytorch_tanh", $"hidden_act = '{HiddenAct}' is not supported (silu, gelu, gelu_new, gelu_pytorch_tanh)");
+        Need(Architecture != Architecture.Gpt2 || NumHeads * HeadDim == HiddenSize, $"n_embd = {HiddenSize} must equal n_head × head_dim");
+        Need(NumLabels is null or (> 0 and <= 65_536), $"num_labels = {NumLabels} is out of range");
+    }
+
+    // ---------------------------------------------------------------- HF config.json
+
+    /// <summary>Parses HF config.json. <paramref name="path"/> is used in messages.</summary>
+    public static TransformerConfig FromHfConfig(JsonObject j, string path)
+    {
+        string modelType = Str(j, "model_type", path) ?? throw new NotSupportedException($"{path}: 'model_type' is missing");
+        var archs = j["architectures"] is JsonArray a ? a.Select(x => x?.GetValue<string>() ?? "").ToArray() : [];
+        int? numLabels = archs.Any(x => x.EndsWith("ForSequenceClassification", StringComparison.Ordinal))
+            ? Int(j, "num_labels", path) ?? (j["id2label"] is JsonObject l ? l.Count : 2) : null;
+        var cfg = modelType switch
+        {
+            "llama" or "mistral" or "qwen2" => FromLlamaLike(j, path, modelType),
+            "gpt2" => FromGpt2(j, path),
+            _ => throw new NotSupportedException($"{path}: model_type '{modelType}' is not supported (llama, mistral, qwen2, gpt2)"),
+        };
+        cfg = cfg with
+        {
+            NumLabels = numLabels,
+            BosTokenId = Int(j, "bos_token_id", path),
+            EosTokenIds = j["eos_token_id"] switch
+            {
+                JsonArray arr => arr.Select(x => x!.GetValue<int>()).ToArray(),
+                JsonValue v => [v.GetValue<int>()],
+                _ => [],
+            },
+            PadTokenId = Int(j, "pad_token_id", path),
+            TorchDtype = Str(j, "torch_dtype", path) ?? Str(j, "dtype", path) ?? "float32",
+        };
+        cfg.Validate(path);
+        return cfg;
+    }
+
+    static TransformerConfig FromLlamaLike(JsonObject j, string path, string modelType)
+    {
+        if ((Int(j, "pretraining_tp", path) ?? 1) != 1) throw new NotSupportedException($"{path}: pretraining_tp = {j["pretraining_tp"]} is not supported (only 1)");
+        int hidden = Req(j, "hidden_size", path), heads = Req(j, "num_attention_heads", path);
+        int maxPos = Int(j, "max_position_embeddings", path) ?? 2048;
+        bool isQwen = modelType == "qwen2";
+        int? window = null;
+        if (isQwen && j["use_sliding_window"]?.GetValue<bool>() == true)
+            throw new NotSupportedException($"{path}: use_sliding_window = true is not supported");
+        if (modelType == "mistral" && Int(j, "sliding_window", path) is int w && w < maxPos) window = w;
+        bool attnBias = j["attention_bias"]?.GetValue<bool>() ?? false;
+        var (linear, llama3) = ParseRopeScaling(j, path);
+        return new TransformerConfig
+        {
+            Architecture = isQwen ? Architecture.Qwen2 : Architecture.Llama,
+            VocabSize = Req(j, "vocab_size", path),
+            HiddenSize = hidden,
+            IntermediateSize = Req(j, "intermediate_size", path),
+            NumLayers = Req(j, "num_hidden_layers", path),
+            NumHeads = heads,
+            NumKvHeads = Int(j, "num_key_value_heads", path) ?? heads,
+            HeadDim = Int(j, "head_dim", path) ?? hidden / heads,
+            MaxPositions = maxPos,
+            NormEps = Dbl(j, "rms_norm_eps", path) ?? 1e-6,
+            RopeTheta = Dbl(j, "rope_theta", path) ?? 10000,
+            RopeLinearFactor = linear,
+            RopeLlama3 = llama3,
+            TieWordEmbeddings = j["tie_word_embeddings"]?.GetValue<bool>() ?? false, // transformers' default for llama and qwen2
+            QkvBias = isQwen || attnBias,
+            OutputBias = !isQwen && attnBias,
+            MlpBias = j["mlp_bias"]?.GetValue<bool>() ?? false,
+            HiddenAct = Str(j, "hidden_act", path) ?? "silu",
+            SlidingWindow = window,
+        };
+    }
+
+    static (double Linear, Llama3RopeScaling? Llama3) ParseRopeScaling(JsonObject j, string path)
+    {
+        if (j["rope_scaling"] is not JsonObject rs) return (1, null);
+        string type = Str(rs, "rope_type", path) ?? Str(rs, "type", path) ?? "default";
+        switch (type)
+        {
+            case "default": return (1, null);
+            case "linear": return (Dbl(rs, "factor", path) ?? throw new NotSupportedException($"{path}: rope_scaling.factor is missing"), null);
+            case "llama3":
+                return (1, new Llama3RopeScaling(
+                    Dbl(rs, "factor", path) ?? throw new NotSupportedException($"{path}: rope_scaling.factor is missing"),
+                    Dbl(rs, "low_freq_factor", path) ?? 1, Dbl(rs, "high_freq_factor", path) ?? 4,
+                    Int(rs, "original_max_position_embeddings", path) ?? 8192));
+            default:
+                throw new NotSupportedException($"{path}: rope_scaling type '{type}' is not supported (default, linear, llama3)");
+        }
+    }
+
+    static TransformerConfig FromGpt2(JsonObject j, string path)
+    {
+        if (j["scale_attn_by_inverse_layer_idx"]?.GetValue<bool>() == true) throw new NotSupportedException($"{path}: scale_attn_by_inverse_layer_idx = true is not supported");
+        if (j["scale_attn_weights"]?.GetValue<bool>() == false) throw new NotSupportedException($"{path}: scale_attn_weights = false is not supported");
+        int hidden = Req(j, "n_embd", path), heads = Req(j, "n_head", path);
+        return new TransformerConfig
+        {
+            Architecture = Architecture.Gpt2,
+            VocabSize = Req(j, "vocab_size", path),
+            HiddenSize = hidden,
+            IntermediateSize = Int(j, "n_inner", path) ?? 4 * hidden,
+            NumLayers = Req(j, "n_layer", path),
+            NumHeads = heads,
+            NumKvHeads = heads,
+            HeadDim = heads > 0 ? hidden / heads : 0,
+            MaxPositions = Int(j, "n_positions", path) ?? 1024,
+            NormEps = Dbl(j, "layer_norm_epsilon", path) ?? 1e-5,
+            TieWordEmbeddings = true,
+            QkvBias = true, OutputBias = true, MlpBias = true,
+            HiddenAct = Str(j, "activation_function", path) ?? "gelu_new",
+        };
+    }
+
+    /// <summary>HF config.json that transformers (and this runtime) load back to the same model.</summary>
+    public JsonObject ToHfConfig()
+    {
+        var j = new JsonObject { ["architectures"] = new JsonArray(HfArchitectureName), ["model_type"] = ModelType };
+        if (Architecture == Architecture.Gpt2)
+        {
+            j["vocab_size"] = VocabSize; j["n_embd"] = HiddenSize; j["n_inner"] = IntermediateSize; j["n_layer"] = NumLayers;
+            j["n_head"] = NumHeads; j["n_positions"] = MaxPositions; j["n_ctx"] = MaxPositions; j["layer_norm_epsilon"] = NormEps;
+            j["activation_function"] = HiddenAct; j["tie_word_embeddings"] = true;
+        }
+        else
+        {
+            j["vocab_size"] = VocabSize; j["hidden_size"] = HiddenSize; j["intermediate_size"] = IntermediateSize;
+            j["num_hidden_layers"] = NumLayers; j["num_attention_heads"] = NumHeads; j["num_key_value_heads"] = NumKvHeads;
+            j["head_dim"] = HeadDim; j["max_position_embeddings"] = MaxPositions; j["rms_norm_eps"] = NormEps;
+            j["rope_theta"] = RopeTheta; j["tie_word_embeddings"] = TieWordEmbeddings; j["hidden_act"] = HiddenAct;
+            j["mlp_bias"] = MlpBias;
+            if (Architecture == Architecture.Llama) j["attention_bias"] = QkvBias;
+            else j["use_sliding_window"] = false;
+            if (RopeLlama3 is { } r)
+                j["rope_scaling"] = new JsonObject
+                {
+                    ["rope_type"] = "llama3", ["factor"] = r.Factor, ["low_freq_factor"] = r.LowFreqFactor,
+                    ["high_freq_factor"] = r.HighFreqFactor, ["original_max_position_embeddings"] = r.OriginalMaxPositions,
+                };
+            else if (RopeLinearFactor != 1) j["rope_scaling"] = new JsonObject { ["rope_type"] = "linear", ["factor"] = RopeLinearFactor };
+        }
+        if (NumLabels is int n)
+        {
+            j["num_labels"] = n;
+            j["id2label"] = new JsonObject(Enumerable.Range(0, n).Select(i => KeyValuePair.Create($"{i}", (JsonNode?)JsonValue.Create($"LABEL_{i}"))));
+            j["label2id"] = new JsonObject(Enumerable.Range(0, n).Select(i => KeyValuePair.Create($"LABEL_{i}", (JsonNode?)JsonValue.Create(i))));
+        }
+        if (BosTokenId is int b) j["bos_token_id"] = b;
+        if (EosTokenIds.Length == 1) j["eos_token_id"] = EosTokenIds[0];
+        else if (EosTokenIds.Length > 1) j["eos_token_id"] = new JsonArray(EosTokenIds.Select(e => (JsonNode?)JsonValue.Create(e)).ToArray());
+        if (PadTokenId is int p) j["pad_token_id"] = p;
+        j["torch_dtype"] = TorchDtype;
+        return j;
+    }
+
+    // Typed accessors that name the key and file on a type mismatch.
+    static int Req(JsonObject j, string key, string path) => Int(j, key, path) ?? throw new NotSupportedException($"{path}: required key '{key}' is missing");
+
+    static int? Int(JsonObject j, string key, string path)
+    {
+        var n = j[key];
+        if (n is null) return null;
+        try { return n.GetValue<int>(); }
+        catch (Exception e) when (e is FormatException or InvalidOperationException)
+        { throw new NotSupportedException($"{path}: key '{key}' must be an integer, found {n.ToJsonString()}"); }
+    }
+
+    static double? Dbl(JsonObject j, string key, string path)
+    {
+        var n = j[key];
+        if (n is null) return null;
+        try { return n.GetValue<double>(); }
+        catch (Exception e) when (e is FormatException or InvalidOperationException)
+        { throw new NotSupportedException($"{path}: key '{key}' must be a number, found {n.ToJsonString()}"); }
+    }
+
+    static string? Str(JsonObject j, string key, string path)
+    {
+        var n = j[key];
+        if (n is null) return null;
+        try { return n.GetValue<string>(); }
+        catch (Exception e) when (e is FormatException or InvalidOperationException)
+        { throw new NotSupportedException($"{path}: key '{key}' must be a string, found {n.ToJsonString()}"); }
+    }
+}
