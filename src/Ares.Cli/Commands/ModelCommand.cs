@@ -1,0 +1,72 @@
+using System.CommandLine;
+using Ares.Core.Formats;
+using Ares.Models;
+using Ares.Models.Loading;
+
+namespace Ares.Cli.Commands;
+
+/// <summary>`ares model info|export`: inspect a checkpoint, or save it as a Hugging Face directory.</summary>
+internal static class ModelCommand
+{
+    public static Command Create()
+    {
+        var cmd = new Command("model", "Inspect or convert models");
+        cmd.Add(Info());
+        cmd.Add(Export());
+        return cmd;
+    }
+
+    static Command Info()
+    {
+        var path = new Argument<string>("PATH") { Description = "A Hugging Face model directory or a .gguf file" };
+        var cmd = new Command("info", "Print architecture, sizes, dtypes, parameter count and tokenizer kind (reads headers only)") { path };
+        cmd.SetAction(r => CliErrors.Run(() =>
+        {
+            var info = ModelInspector.Inspect(r.GetValue(path)!);
+            var c = info.Config;
+            Console.WriteLine($"path:            {info.Path}");
+            Console.WriteLine($"format:          {info.Format}");
+            Console.WriteLine($"architecture:    {c.ModelType} ({c.HfArchitectureName})");
+            Console.WriteLine($"layers:          {c.NumLayers}");
+            Console.WriteLine($"hidden size:     {c.HiddenSize}");
+            Console.WriteLine($"intermediate:    {c.IntermediateSize}");
+            Console.WriteLine($"attention heads: {c.NumHeads} (key/value heads {c.NumKvHeads}, head dim {c.HeadDim})");
+            Console.WriteLine($"vocab size:      {c.VocabSize}");
+            Console.WriteLine($"context length:  {c.MaxPositions}");
+            if (c.Architecture != Architecture.Gpt2)
+                Console.WriteLine($"rope:            theta {c.RopeTheta}{(c.RopeLlama3 is { } s ? $", llama3 scaling ×{s.Factor}" : c.RopeLinearFactor != 1 ? $", linear scaling ×{c.RopeLinearFactor}" : "")}");
+            Console.WriteLine($"norm eps:        {c.NormEps}");
+            Console.WriteLine($"tied embeddings: {(c.TieWordEmbeddings ? "yes" : "no")}");
+            if (c.NumLabels is int n) Console.WriteLine($"score head:      {n} label(s)");
+            Console.WriteLine($"dtypes:          {string.Join(", ", info.DTypes.OrderByDescending(d => d.Value).Select(d => $"{d.Key} ×{d.Value}"))}");
+            Console.WriteLine($"parameters:      {info.ParameterCount:N0} ({info.ParameterCount / 1e6:F2} M)");
+            Console.WriteLine($"tokenizer:       {info.TokenizerKind} (vocab {info.TokenizerVocab}, bos {Id(info.BosId)}, eos {Id(info.EosId)})");
+            Console.WriteLine($"chat format:     {info.ChatFormat}");
+            return 0;
+        }));
+        return cmd;
+    }
+
+    static string Id(int? id) => id?.ToString() ?? "none";
+
+    static Command Export()
+    {
+        var path = new Argument<string>("PATH") { Description = "A Hugging Face model directory or a .gguf file" };
+        var output = new Option<string>("--out", "-o") { Description = "Directory to write (config.json, model.safetensors, tokenizer files)", Required = true };
+        var dtype = new Option<string>("--dtype") { Description = "Stored dtype: float32 (default), bfloat16 or float16", DefaultValueFactory = _ => "float32" };
+        var cmd = new Command("export", "Save a model as a Hugging Face directory that transformers and Ares load") { path, output, dtype };
+        cmd.SetAction(r => CliErrors.Run(() =>
+        {
+            using var m = ModelLoader.Load(r.GetValue(path)!);
+            var stored = r.GetValue(dtype)!.ToLowerInvariant() switch
+            {
+                "float32" or "fp32" => TensorDType.F32, "bfloat16" or "bf16" => TensorDType.BF16, "float16" or "fp16" => TensorDType.F16,
+                var d => throw new ArgumentException($"--dtype '{d}' is not supported: float32, bfloat16 or float16"),
+            };
+            HfModelSaver.Save(m, r.GetValue(output)!, stored);
+            Console.Error.WriteLine($"wrote {r.GetValue(output)}");
+            return 0;
+        }));
+        return cmd;
+    }
+}

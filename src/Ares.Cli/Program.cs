@@ -1,0 +1,20 @@
+using System.CommandLine;
+using Ares.Cli.Commands;
+
+namespace Ares.Cli;
+
+internal static class Program
+{
+    static int Main(string[] args)
+    {
+        var root = new RootCommand("""
+            Ares: red-team and repair the policy–reward systems behind RLHF-aligned language models.
+            Models load from Hugging Face directories (config.json + safetensors + tokenizer.json) or GGUF files.
+            """);
+        root.Add(GenerateCommand.Create());
+        root.Add(TokenizeCommand.Create());
+        root.Add(ModelCommand.Create());
+        root.Add(BenchCommand.Create());
+        return root.Parse(args).Invoke();
+    }
+}
