@@ -1,3 +1,5 @@
+using System.Buffers.Binary;
+using System.Runtime.InteropServices;
 using System.Text;
 using Microsoft.Win32.SafeHandles;
 
@@ -37,25 +39,63 @@ internal sealed class GgufFile : ITensorReader
     // ggml_type ids → ours; the rest are named for error messages.
     static readonly Dictionary<uint, TensorDType> Supported = new()
     {
-        [0] = TensorDType.F32, [1] = TensorDType.F16, [8] = TensorDType.Q8_0, [24] = TensorDType.I8,
-        [25] = TensorDType.I16, [26] = TensorDType.I32, [27] = TensorDType.I64, [28] = TensorDType.F64, [30] = TensorDType.BF16,
+        [0] = TensorDType.F32,
+        [1] = TensorDType.F16,
+        [8] = TensorDType.Q8_0,
+        [24] = TensorDType.I8,
+        [25] = TensorDType.I16,
+        [26] = TensorDType.I32,
+        [27] = TensorDType.I64,
+        [28] = TensorDType.F64,
+        [30] = TensorDType.BF16,
     };
     static readonly Dictionary<uint, string> GgmlTypeNames = new()
     {
-        [0] = "F32", [1] = "F16", [2] = "Q4_0", [3] = "Q4_1", [6] = "Q5_0", [7] = "Q5_1", [8] = "Q8_0", [9] = "Q8_1",
-        [10] = "Q2_K", [11] = "Q3_K", [12] = "Q4_K", [13] = "Q5_K", [14] = "Q6_K", [15] = "Q8_K", [16] = "IQ2_XXS",
-        [17] = "IQ2_XS", [18] = "IQ3_XXS", [19] = "IQ1_S", [20] = "IQ4_NL", [21] = "IQ3_S", [22] = "IQ2_S", [23] = "IQ4_XS",
-        [24] = "I8", [25] = "I16", [26] = "I32", [27] = "I64", [28] = "F64", [29] = "IQ1_M", [30] = "BF16",
-        [34] = "TQ1_0", [35] = "TQ2_0", [39] = "MXFP4",
+        [0] = "F32",
+        [1] = "F16",
+        [2] = "Q4_0",
+        [3] = "Q4_1",
+        [6] = "Q5_0",
+        [7] = "Q5_1",
+        [8] = "Q8_0",
+        [9] = "Q8_1",
+        [10] = "Q2_K",
+        [11] = "Q3_K",
+        [12] = "Q4_K",
+        [13] = "Q5_K",
+        [14] = "Q6_K",
+        [15] = "Q8_K",
+        [16] = "IQ2_XXS",
+        [17] = "IQ2_XS",
+        [18] = "IQ3_XXS",
+        [19] = "IQ1_S",
+        [20] = "IQ4_NL",
+        [21] = "IQ3_S",
+        [22] = "IQ2_S",
+        [23] = "IQ4_XS",
+        [24] = "I8",
+        [25] = "I16",
+        [26] = "I32",
+        [27] = "I64",
+        [28] = "F64",
+        [29] = "IQ1_M",
+        [30] = "BF16",
+        [34] = "TQ1_0",
+        [35] = "TQ2_0",
+        [39] = "MXFP4",
     };
     public static string GgmlTypeName(uint t) => GgmlTypeNames.TryGetValue(t, out var n) ? n : $"type {t}";
 
+    /// <summary>The ggml_type id that stores <paramref name="t"/>, or null where GGUF has none (U8, Bool).</summary>
+    public static uint? GgmlType(TensorDType t)
+    {
+        foreach (var (id, dtype) in Supported) if (dtype == t) return id;
+        return null;
+    }
+
     public static GgufFile Open(string path)
     {
-        SafeFileHandle handle;
-        try { handle = File.OpenHandle(path, FileMode.Open, FileAccess.Read, FileShare.Read); }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        { throw new ModelFormatException($"{path}: cannot open: {e.Message}", e); }
+        var handle = TensorFileIO.OpenRead(path);
         try { return Parse(path, handle); }
         catch { handle.Dispose(); throw; }
     }
@@ -65,6 +105,7 @@ internal sealed class GgufFile : ITensorReader
         var r = new Cursor(path, handle);
         if (r.U32("magic") != Magic) throw new ModelFormatException($"{path}: not a GGUF file (bad magic)");
         uint version = r.U32("version");
+        if (BinaryPrimitives.ReverseEndianness(version) is 2 or 3) throw new ModelFormatException($"{path}: big-endian GGUF is not supported");
         if (version is not (2 or 3)) throw new ModelFormatException($"{path}: GGUF version {version} is not supported (expected 2 or 3)");
         long tensorCount = r.Count("tensor_count", MaxTensors);
         long kvCount = r.Count("metadata_kv_count", MaxKeyValues);
@@ -74,7 +115,7 @@ internal sealed class GgufFile : ITensorReader
         {
             string key = r.String($"metadata key #{i}");
             uint type = r.U32($"type of metadata key '{key}'");
-            object value = r.Value(type, $"metadata key '{key}'", allowArray: true);
+            object value = r.Value(type, $"metadata key '{key}'");
             if (!metadata.TryAdd(key, value)) throw new ModelFormatException($"{path}: metadata key '{key}' appears twice");
         }
 
@@ -116,21 +157,22 @@ internal sealed class GgufFile : ITensorReader
         {
             if (tensors.ContainsKey(name) || unsupported.ContainsKey(name)) throw new ModelFormatException($"{path}: tensor '{name}' appears twice");
             if (rel % alignment != 0) throw new ModelFormatException($"{path}: tensor '{name}' offset {rel} is not aligned to {alignment}");
-            long elements;
-            try { elements = shape.Aggregate(1L, (x, y) => checked(x * y)); }
-            catch (OverflowException) { throw new ModelFormatException($"{path}: tensor '{name}' shape [{string.Join(", ", shape)}] is too large"); }
+            // Compared before adding so a huge offset cannot wrap around to a small start.
+            if (rel > fileLength - dataOffset)
+                throw new ModelFormatException($"{path}: tensor '{name}' offset {rel} is past the end of the file ({fileLength} bytes): truncated or corrupt");
+            long start = dataOffset + rel;
             if (!Supported.TryGetValue(type, out var dtype))
             {
                 unsupported[name] = GgmlTypeName(type);
                 continue; // the loader rejects it, naming the type, if the model needs it
             }
-            long? bytes = TensorDTypes.ByteLength(dtype, elements);
-            if (bytes is null) throw new ModelFormatException($"{path}: tensor '{name}' has {elements} elements, not a multiple of {dtype}'s block size");
-            long start = dataOffset + rel;
-            if (start > fileLength || bytes.Value > fileLength - start)
-                throw new ModelFormatException($"{path}: tensor '{name}' ({dtype}[{string.Join(", ", shape)}], {bytes} bytes at {start}) runs past the end of the file ({fileLength} bytes): truncated or corrupt");
-            tensors[name] = new TensorEntry(name, dtype, shape, start, bytes.Value);
-            ranges.Add((start, start + bytes.Value, name));
+            string desc = $"{dtype}[{string.Join(", ", shape)}]";
+            if (!TensorDTypes.TryByteLength(dtype, shape, out long bytes, out string problem))
+                throw new ModelFormatException($"{path}: tensor '{name}' {desc}: {problem}");
+            if (bytes > fileLength - start)
+                throw new ModelFormatException($"{path}: tensor '{name}' ({desc}, {bytes} bytes at {start}) runs past the end of the file ({fileLength} bytes): truncated or corrupt");
+            tensors[name] = new TensorEntry(name, dtype, shape, start, bytes);
+            ranges.Add((start, start + bytes, name));
         }
         ranges.Sort((x, y) => x.Start.CompareTo(y.Start));
         for (int i = 1; i < ranges.Count; i++)
@@ -142,13 +184,7 @@ internal sealed class GgufFile : ITensorReader
     public void ReadBytes(TensorEntry entry, Span<byte> destination)
     {
         if (destination.Length != entry.ByteLength) throw new ArgumentException($"{FilePath}: tensor '{entry.Name}' has {entry.ByteLength} bytes, destination {destination.Length}");
-        long at = entry.Offset;
-        while (!destination.IsEmpty)
-        {
-            int n = RandomAccess.Read(_handle, destination, at);
-            if (n <= 0) throw new ModelFormatException($"{FilePath}: tensor '{entry.Name}': unexpected end of file");
-            destination = destination[n..]; at += n;
-        }
+        TensorFileIO.ReadExactly(_handle, destination, entry.Offset, FilePath, $"tensor '{entry.Name}'");
     }
 
     // ---- typed metadata accessors (names the key and the expected type on mismatch) ----
@@ -194,10 +230,15 @@ internal sealed class GgufFile : ITensorReader
 
     public void Dispose() => _handle.Dispose();
 
-    /// <summary>Bounded sequential reader over the header; every read checks the bytes remaining.</summary>
+    /// <summary>
+    /// Bounded, buffered sequential reader over the header: every read checks the bytes remaining, and
+    /// a 64 KiB window keeps a 150K-token vocabulary from costing a system call per field.
+    /// </summary>
     sealed class Cursor(string path, SafeFileHandle handle)
     {
-        readonly byte[] _buf = new byte[8];
+        readonly byte[] _scratch = new byte[8], _window = new byte[1 << 16];
+        long _windowStart;
+        int _windowLength;
         public long Position { get; private set; }
         public long Length { get; } = RandomAccess.GetLength(handle);
 
@@ -205,17 +246,24 @@ internal sealed class GgufFile : ITensorReader
         {
             if (dst.Length > Length - Position)
                 throw new ModelFormatException($"{path}: truncated while reading {what} at byte {Position} (file has {Length} bytes)");
-            int done = 0;
-            while (done < dst.Length)
+            while (!dst.IsEmpty)
             {
-                int n = RandomAccess.Read(handle, dst[done..], Position + done);
-                if (n <= 0) throw new ModelFormatException($"{path}: unexpected end of file while reading {what}");
-                done += n;
+                long inWindow = Position - _windowStart;
+                if (inWindow < 0 || inWindow >= _windowLength)
+                {
+                    _windowStart = Position;
+                    _windowLength = RandomAccess.Read(handle, _window, Position);
+                    if (_windowLength <= 0) throw new ModelFormatException($"{path}: unexpected end of file while reading {what}");
+                    continue;
+                }
+                int n = Math.Min(dst.Length, _windowLength - (int)inWindow);
+                _window.AsSpan((int)inWindow, n).CopyTo(dst);
+                dst = dst[n..];
+                Position += n;
             }
-            Position += dst.Length;
         }
 
-        Span<byte> Take(int n, string what) { var s = _buf.AsSpan(0, n); Fill(s, what); return s; }
+        Span<byte> Take(int n, string what) { var s = _scratch.AsSpan(0, n); Fill(s, what); return s; }
         public uint U32(string what) => BitConverter.ToUInt32(Take(4, what));
         public ulong U64(string what) => BitConverter.ToUInt64(Take(8, what));
 
@@ -229,14 +277,15 @@ internal sealed class GgufFile : ITensorReader
         public string String(string what)
         {
             ulong n = U64($"length of {what}");
-            if (n > (ulong)MaxStringBytes || (long)n > Length - Position)
-                throw new ModelFormatException($"{path}: {what}: string length {n} is past the end of the file or over {MaxStringBytes} bytes");
+            if (n > (ulong)MaxStringBytes) throw new ModelFormatException($"{path}: {what}: string length {n} exceeds the limit of {MaxStringBytes} bytes");
+            if ((long)n > Length - Position)
+                throw new ModelFormatException($"{path}: {what}: string length {n} runs past the end of the file ({Length - Position} bytes remain)");
             var bytes = new byte[n];
             Fill(bytes, what);
             return Encoding.UTF8.GetString(bytes);
         }
 
-        public object Value(uint type, string what, bool allowArray)
+        public object Value(uint type, string what)
         {
             switch (type)
             {
@@ -254,7 +303,7 @@ internal sealed class GgufFile : ITensorReader
                 case 10: return U64(what);
                 case 11: return BitConverter.ToInt64(Take(8, what));
                 case 12: return BitConverter.ToDouble(Take(8, what));
-                case 9 when allowArray:
+                case 9:
                     uint itemType = U32($"{what} array item type");
                     long n = Count($"{what} array length", MaxArrayElements);
                     long minItem = itemType switch { 0 or 1 or 7 => 1, 2 or 3 => 2, 4 or 5 or 6 => 4, 8 or 10 or 11 or 12 => 8, _ => 1 };
@@ -265,16 +314,40 @@ internal sealed class GgufFile : ITensorReader
             }
         }
 
+        // Numeric arrays are read in one block (no per-item boxing), so memory stays proportional to the file.
         Array ReadArray(uint itemType, long n, string what)
         {
-            Array arr = itemType switch
+            switch (itemType)
             {
-                0 => new byte[n], 1 => new sbyte[n], 2 => new ushort[n], 3 => new short[n], 4 => new uint[n], 5 => new int[n],
-                6 => new float[n], 7 => new bool[n], 8 => new string[n], 10 => new ulong[n], 11 => new long[n], 12 => new double[n],
-                _ => throw new ModelFormatException($"{path}: {what}: unknown array item type {itemType}"),
-            };
-            for (long i = 0; i < n; i++) arr.SetValue(Value(itemType, what, allowArray: false), i);
-            return arr;
+                case 0: return Numbers<byte>(n, what);
+                case 1: return Numbers<sbyte>(n, what);
+                case 2: return Numbers<ushort>(n, what);
+                case 3: return Numbers<short>(n, what);
+                case 4: return Numbers<uint>(n, what);
+                case 5: return Numbers<int>(n, what);
+                case 6: return Numbers<float>(n, what);
+                case 10: return Numbers<ulong>(n, what);
+                case 11: return Numbers<long>(n, what);
+                case 12: return Numbers<double>(n, what);
+                case 7:
+                    var bytes = Numbers<byte>(n, what);
+                    int bad = bytes.AsSpan().IndexOfAnyExcept((byte)0, (byte)1);
+                    if (bad >= 0) throw new ModelFormatException($"{path}: {what}: bool item {bad} is byte {bytes[bad]}, not 0 or 1");
+                    return Array.ConvertAll(bytes, b => b == 1);
+                case 8:
+                    var strings = new string[n];
+                    for (long i = 0; i < n; i++) strings[i] = String(what);
+                    return strings;
+                default:
+                    throw new ModelFormatException($"{path}: {what}: array item type {itemType} is unknown or a nested array (not supported)");
+            }
+        }
+
+        T[] Numbers<T>(long n, string what) where T : unmanaged
+        {
+            var items = new T[n]; // n was checked against the bytes remaining
+            Fill(MemoryMarshal.AsBytes(items.AsSpan()), what);
+            return items;
         }
     }
 }

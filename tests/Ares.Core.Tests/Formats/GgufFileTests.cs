@@ -17,4 +17,19 @@ public class GgufFileTests
         Assert.Equal(512, g.GetArray<string>("tokenizer.ggml.tokens")!.Length);
         Assert.Empty(g.UnsupportedTensorTypes);
     }
+
+    [Fact]
+    public void Stories260K_tensors_all_read_as_finite_fp32_and_tile_the_data_section()
+    {
+        using var g = GgufFile.Open(Fixtures.Stories260KGguf);
+        Assert.Equal(48, g.Tensors.Count);
+        foreach (var (name, bytes) in FormatAssert.ReadAll(g))
+        {
+            var values = new float[bytes.Length / 4];
+            TensorDTypes.ToFloat32(TensorDType.F32, bytes, values);
+            Assert.All(values, v => Assert.True(float.IsFinite(v), name));
+        }
+        var last = g.Tensors.Values.MaxBy(t => t.Offset)!;
+        Assert.Equal(new FileInfo(Fixtures.Stories260KGguf).Length, last.Offset + last.ByteLength);
+    }
 }
