@@ -29,9 +29,8 @@ internal static class GenerateCommand
         {
             using var m = ModelLoader.Load(r.GetValue(model)!, CommonOptions.LoadOptions(r.GetValue(dtype)!, r.GetValue(chatFormat)));
             string text = r.GetValue(prompt) ?? "";
-            if (r.GetValue(chat)) text = m.ResolveChatFormat().Format([new ChatMessage("user", text)], addGenerationPrompt: true);
             var gen = new TextGenerator(m.Model, m.Tokenizer);
-            int[] ids = r.GetValue(chat) ? m.Tokenizer.Encode(text, addSpecialTokens: !m.ResolveChatFormat().IncludesBos) : gen.PromptIds(text);
+            int[] ids = r.GetValue(chat) ? m.EncodeChat([new ChatMessage("user", text)]) : gen.PromptIds(text);
             var result = gen.Generate([ids], new GenerationOptions
             {
                 MaxNewTokens = r.GetValue(maxNew), Temperature = r.GetValue(temperature), TopK = r.GetValue(topK),

@@ -87,7 +87,7 @@ internal static class ModelBenchmark
 
         double Gen(int b)
         {
-            var tok = new BenchTokenizer(c.VocabSize);
+            var tok = new IdTokenizer(c.VocabSize);
             var gen = new TextGenerator(model, tok);
             var prompts = Enumerable.Range(0, b).Select(i => Enumerable.Range(0, 16).Select(j => (i * 31 + j) % c.VocabSize).ToArray()).ToList();
             var o = new GenerationOptions { MaxNewTokens = genTokens, Temperature = 1.0, Seed = 1, StopIds = new HashSet<int>() };
@@ -99,21 +99,5 @@ internal static class ModelBenchmark
         double g1 = Gen(1), g16 = Gen(16);
         log?.Invoke($"generation: batch 1 {g1:F0} tokens/s, batch 16 {g16:F0} tokens/s");
         return new BenchResult(parameters, peak, trainTps, flops, flops / peak, g1, g16, seq, batch);
-    }
-
-    /// <summary>Decodes ids as numbers: generation speed does not depend on the tokenizer.</summary>
-    sealed class BenchTokenizer(int vocab) : Core.Tokenization.ITokenizer
-    {
-        public string Kind => "benchmark ids";
-        public int VocabSize => vocab;
-        public int? BosId => null;
-        public int? EosId => null;
-        public int? PadId => null;
-        public IReadOnlySet<int> StopIds { get; } = new HashSet<int>();
-        public int[] Encode(string text, bool addSpecialTokens = true) => text.Split(' ', StringSplitOptions.RemoveEmptyEntries).Select(int.Parse).ToArray();
-        public string Decode(IReadOnlyList<int> ids, bool skipSpecialTokens = true) => string.Join(' ', ids);
-        public string IdToToken(int id) => id.ToString();
-        public int? TokenToId(string token) => int.TryParse(token, out var i) ? i : null;
-        public bool IsSpecial(int id) => false;
     }
 }

@@ -26,6 +26,19 @@ internal sealed class LoadedModel : IDisposable
     public required IReadOnlyDictionary<TensorDType, int> CheckpointDTypes { get; init; }
     public string? ChatTemplate { get; init; }
     public GenerationDefaults? GenerationDefaults { get; init; }
+    /// <summary>An explicit chat format (LoadOptions.ChatFormat) that overrides the template.</summary>
+    public string? ChatFormatOverride { get; init; }
+
+    /// <summary>The chat layout: the explicit override, else recognised from the chat template (NotSupportedException if unrecognised).</summary>
+    public ChatTemplate ResolveChatTemplate() =>
+        ChatFormatOverride is string name ? ChatTemplates.Parse(name) : ChatTemplates.Detect(ChatTemplate);
+
+    /// <summary>Ids of a chat prompt: the template writes BOS text itself, so special tokens are not added again.</summary>
+    public int[] EncodeChat(IReadOnlyList<ChatMessage> messages)
+    {
+        var template = ResolveChatTemplate();
+        return Tokenizer.Encode(template.Format(messages, addGenerationPrompt: true), addSpecialTokens: template.Family == ChatFormat.Plain);
+    }
 
     public TransformerConfig Config => Model.Config;
     public long ParameterCount => Model.parameters().Sum(p => p.numel());
@@ -64,6 +77,7 @@ internal static class ModelLoader
             CheckpointDTypes = CountDTypes(weights.Tensors.Values),
             ChatTemplate = tokenizer.ChatTemplate,
             GenerationDefaults = HfModelLoader.ReadGenerationDefaults(dir),
+            ChatFormatOverride = options.ChatFormat,
         };
     }
 
@@ -78,6 +92,7 @@ internal static class ModelLoader
             Model = model, Tokenizer = tokenizer, SourcePath = path, SourceFormat = "gguf",
             CheckpointDTypes = CountDTypes(g.Tensors.Values),
             ChatTemplate = g.GetString("tokenizer.chat_template"),
+            ChatFormatOverride = options.ChatFormat,
         };
     }
 

@@ -37,7 +37,7 @@ internal static class ModelInspector
         }
         else throw new FileNotFoundException($"{path}: no such file or directory");
         string chat;
-        try { chat = ChatTemplates.Detect(template).ToString(); }
+        try { chat = ChatTemplates.Detect(template).Family.ToString(); }
         catch (NotSupportedException e) { chat = $"unrecognised ({e.Message})"; }
         return new ModelInfo(path, format, config, tensors.GroupBy(t => t.DType).ToDictionary(x => x.Key, x => x.Count()),
             tensors.Where(t => t.Name != "rope_freqs.weight" && TensorDTypes.IsFloatingPoint(t.DType) && !IsBuffer(t.Name)).Sum(t => t.ElementCount),
