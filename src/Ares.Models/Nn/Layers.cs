@@ -46,17 +46,24 @@ internal sealed class Linear : nn.Module<Tensor, Tensor>
         var y = nn.functional.linear(x, weight, bias);                           // (..., out)
         if (lora_A is null || !AdapterEnabled) return y;
         using var scope = NewDisposeScope();
-        var h = _loraDropout > 0 && training ? nn.functional.dropout(x, _loraDropout, training) : x;
+        // The adapter may be fp32 over a bf16/fp16 base (see AddAdapter): run it in its own dtype, as PEFT does.
+        var h = x.to_type(lora_A.weight.dtype);
+        if (_loraDropout > 0 && training) h = nn.functional.dropout(h, _loraDropout, training);
         var delta = nn.functional.linear(nn.functional.linear(h, lora_A.weight), lora_B!.weight); // (..., out)
-        return y.add_(delta, alpha: _loraScaling).MoveToOuterDisposeScope();
+        return y.add_(delta.to_type(y.dtype), alpha: _loraScaling).MoveToOuterDisposeScope();
     }
 
-    /// <summary>Adds a LoRA adapter: A ~ Kaiming-uniform, B = 0 (so the model is unchanged at start), base frozen.</summary>
+    /// <summary>
+    /// Adds a LoRA adapter: A ~ Kaiming-uniform, B = 0 (so the model is unchanged at start), base frozen.
+    /// Over a bf16/fp16 base the factors are fp32 (PEFT's autocast_adapter_dtype): AdamW steps of
+    /// about lr (e.g. 2e-4) are below bf16's resolution (~0.4% of the weight) and would round away.
+    /// </summary>
     public void AddAdapter(int rank, double alpha, double dropout, Generator? generator = null)
     {
         if (lora_A is not null) throw new InvalidOperationException("this layer already has a LoRA adapter");
-        var a = new LoraFactor(rank, InFeatures, weight.dtype);
-        var b = new LoraFactor(OutFeatures, rank, weight.dtype);
+        var dtype = weight.dtype is ScalarType.BFloat16 or ScalarType.Float16 ? ScalarType.Float32 : weight.dtype;
+        var a = new LoraFactor(rank, InFeatures, dtype);
+        var b = new LoraFactor(OutFeatures, rank, dtype);
         using (no_grad())
         {
             double bound = Math.Sqrt(6.0 / ((1 + 5.0) * InFeatures)); // kaiming_uniform_(a=√5), as PEFT
@@ -77,7 +84,11 @@ internal sealed class Linear : nn.Module<Tensor, Tensor>
     {
         if (lora_A is null) return;
         using (no_grad())
-            weight.add_(lora_B!.weight.matmul(lora_A.weight), alpha: _loraScaling); // (out, r)@(r, in)
+        using (NewDisposeScope())
+        {
+            var delta = lora_B!.weight.matmul(lora_A.weight) * _loraScaling;             // (out, r)@(r, in)
+            weight.add_(delta.to_type(weight.dtype));
+        }
         RemoveAdapter();
     }
 
