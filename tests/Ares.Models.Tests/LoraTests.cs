@@ -1,5 +1,6 @@
 using System.Text.Json.Nodes;
 using Ares.Core.Formats;
+using Ares.Models.Loading;
 using Ares.Models.Lora;
 using Ares.Models.Nn;
 using Ares.Models.Training;
@@ -122,7 +123,7 @@ public sealed class LoraTests : IDisposable
         Assert.False((bool)json["fan_in_fan_out"]!);
         Assert.True((bool)json["inference_mode"]!);
         Assert.Equal(["q_proj", "v_proj", "o_proj"], json["target_modules"]!.AsArray().Select(t => (string)t!));
-        using (var file = PeftSafetensorsShim.Open(Path.Combine(_dir, LoraAdapters.WeightsFileName)))
+        using (var file = SafetensorsFile.Open(Path.Combine(_dir, LoraAdapters.WeightsFileName)))
         {
             Assert.Equal(12, file.Tensors.Count);
             var a = file.Tensors["base_model.model.model.layers.0.self_attn.q_proj.lora_A.weight"];
@@ -169,9 +170,9 @@ public sealed class LoraTests : IDisposable
             File.WriteAllBytes(weightsPath, goodWeights);
             using var scope = NewDisposeScope();
             List<(string, Tensor)> tensors;
-            using (var file = PeftSafetensorsShim.Open(weightsPath))
+            using (var file = SafetensorsFile.Open(weightsPath))
                 tensors = file.Tensors.Values.Select(e => (e.Name, Loading.WeightLoader.Read(file, e))).ToList();
-            PeftSafetensorsShim.Write(weightsPath, edit(tensors).ToList());
+            SafetensorsTorch.Write(weightsPath, edit(tensors).ToList());
         }
 
         // r in the config disagrees with the tensors.
@@ -237,7 +238,7 @@ public sealed class LoraTests : IDisposable
         LoraAdapters.SaveAdapter(model, _dir, "gpt2");
         var json = JsonNode.Parse(File.ReadAllText(Path.Combine(_dir, LoraAdapters.ConfigFileName)))!.AsObject();
         Assert.True((bool)json["fan_in_fan_out"]!);
-        using var file = PeftSafetensorsShim.Open(Path.Combine(_dir, LoraAdapters.WeightsFileName));
+        using var file = SafetensorsFile.Open(Path.Combine(_dir, LoraAdapters.WeightsFileName));
         Assert.Equal([2, 16], file.Tensors["base_model.model.transformer.h.0.attn.c_attn.lora_A.weight"].Shape);
         Assert.Equal([48, 2], file.Tensors["base_model.model.transformer.h.0.attn.c_attn.lora_B.weight"].Shape);
     }

@@ -74,7 +74,7 @@ internal static class LoraAdapters
             ($"{KeyPrefix}{a.Name}.lora_A.weight", (Tensor)a.Layer.LoraA!),
             ($"{KeyPrefix}{a.Name}.lora_B.weight", (Tensor)a.Layer.LoraB!),
         }).ToList();
-        WriteAtomically(Path.Combine(dir, WeightsFileName), tmp => PeftSafetensorsShim.Write(tmp, tensors));
+        SafetensorsTorch.Write(Path.Combine(dir, WeightsFileName), tensors);
         var json = new JsonObject
         {
             ["peft_type"] = "LORA",
@@ -112,7 +112,7 @@ internal static class LoraAdapters
         var config = ReadConfig(configPath);
         var targets = Targets(model, config);
 
-        using var reader = PeftSafetensorsShim.Open(weightsPath);
+        using var reader = SafetensorsFile.Open(weightsPath);
         var expected = new Dictionary<string, long[]>(StringComparer.Ordinal);
         foreach (var (name, layer) in targets)
         {
