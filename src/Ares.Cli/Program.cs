@@ -5,7 +5,7 @@ namespace Ares.Cli;
 
 internal static class Program
 {
-    static int Main(string[] args)
+    internal static int Main(string[] args)
     {
         var root = new RootCommand("""
             Ares: red-team and repair the policy–reward systems behind RLHF-aligned language models.

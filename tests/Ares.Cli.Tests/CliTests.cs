@@ -1,0 +1,112 @@
+using System.Text;
+
+namespace Ares.Cli.Tests;
+
+/// <summary>The `ares` commands as a user runs them (in-process; one class, so Console capture is serial).</summary>
+public sealed class CliTests : IDisposable
+{
+    readonly string _dir = Path.Combine(Path.GetTempPath(), $"ares-cli-{Guid.NewGuid():N}");
+    public void Dispose() { if (Directory.Exists(_dir)) Directory.Delete(_dir, recursive: true); }
+
+    static (int Code, string Out, string Err) Run(params string[] args)
+    {
+        var (oldOut, oldErr) = (Console.Out, Console.Error);
+        var (o, e) = (new StringWriter(), new StringWriter());
+        Console.SetOut(o); Console.SetError(e);
+        try { return (Program.Main(args), o.ToString(), e.ToString()); }
+        finally { Console.SetOut(oldOut); Console.SetError(oldErr); }
+    }
+
+    static string Stories => Fixtures.Stories260KGguf;
+
+    [Fact]
+    public void Generate_from_BOS_prints_exactly_the_golden_text()
+    {
+        var (code, stdout, stderr) = Run("generate", "--model", Stories, "--prompt", "", "--max-new-tokens", "200", "--temperature", "0");
+        Assert.True(code == 0, stderr);
+        var golden = File.ReadAllBytes(Path.Combine(Fixtures.Root, "stories260K", "greedy_bos_200.txt"));
+        Assert.Equal(golden, Encoding.UTF8.GetBytes(stdout));
+    }
+
+    [Fact]
+    public void Generate_with_a_seed_is_reproducible_and_continues_the_prompt()
+    {
+        string[] args = ["generate", "--model", Stories, "--prompt", "Once upon a time", "--max-new-tokens", "30", "--temperature", "0.8", "--seed", "42"];
+        var a = Run(args);
+        var b = Run(args);
+        Assert.Equal(0, a.Code);
+        Assert.Equal(a.Out, b.Out);
+        Assert.NotEmpty(a.Out.Trim());
+        var c = Run([.. args[..^1], "43"]);
+        Assert.NotEqual(a.Out, c.Out);
+    }
+
+    [Fact]
+    public void Tokenize_prints_ids_with_BOS()
+    {
+        var (code, stdout, _) = Run("tokenize", "--model", Stories, "--text", "Once upon a time");
+        Assert.Equal(0, code);
+        Assert.Equal("1 403 407 261 378", stdout.Trim());
+    }
+
+    [Fact]
+    public void Model_info_describes_the_checkpoint()
+    {
+        var (code, stdout, _) = Run("model", "info", Stories);
+        Assert.Equal(0, code);
+        Assert.Contains("architecture:    llama", stdout);
+        Assert.Contains("layers:          5", stdout);
+        Assert.Contains("attention heads: 8 (key/value heads 4, head dim 8)", stdout);
+        Assert.Contains("vocab size:      512", stdout);
+        Assert.Contains("F32", stdout);
+        Assert.Contains("tokenizer:       gguf llama", stdout);
+        Assert.Matches(@"parameters:\s+2\d\d,\d{3} ", stdout);
+    }
+
+    [Fact]
+    public void Export_then_generate_from_the_HF_directory_gives_the_same_text()
+    {
+        var (code, _, err) = Run("model", "export", Stories, "--out", _dir);
+        Assert.True(code == 0, err);
+        var fromGguf = Run("generate", "--model", Stories, "--prompt", "The dog", "--max-new-tokens", "40", "--temperature", "0");
+        var fromHf = Run("generate", "--model", _dir, "--prompt", "The dog", "--max-new-tokens", "40", "--temperature", "0");
+        Assert.Equal(fromGguf.Out, fromHf.Out);
+        Assert.Contains("format:          hf", Run("model", "info", _dir).Out);
+    }
+
+    [Fact]
+    public void Bad_input_gives_one_clear_error_line_and_exit_code_2()
+    {
+        Directory.CreateDirectory(_dir);
+        var bad = Path.Combine(_dir, "bad.gguf");
+        File.WriteAllBytes(bad, Encoding.ASCII.GetBytes("GGUF\u0003\0\0\0garbage"));
+        var (code, stdout, stderr) = Run("generate", "--model", bad, "--prompt", "x", "--max-new-tokens", "1", "--temperature", "0");
+        Assert.Equal(2, code);
+        Assert.Empty(stdout);
+        Assert.StartsWith("error: ", stderr);
+        Assert.Contains(bad, stderr);
+        Assert.Equal(2, Run("generate", "--model", Path.Combine(_dir, "missing"), "--prompt", "x").Code);
+        Assert.Equal(2, Run("generate", "--model", Stories, "--prompt", "x", "--temperature", "-1").Code);
+        Assert.Equal(2, Run("generate", "--model", Stories, "--prompt", "x", "--max-new-tokens", "100000").Code);
+    }
+
+    [Fact]
+    public void Every_command_explains_itself_with_help()
+    {
+        foreach (var cmd in new[] { new[] { "--help" }, ["generate", "--help"], ["tokenize", "--help"], ["model", "info", "--help"], ["model", "export", "--help"], ["bench", "model", "--help"] })
+        {
+            var (code, stdout, _) = Run(cmd);
+            Assert.Equal(0, code);
+            Assert.Contains("Usage:", stdout);
+        }
+    }
+
+    [Fact]
+    public void Bench_runs_at_tiny_size_and_reports_every_figure()
+    {
+        var (code, stdout, stderr) = Run("bench", "model", "--size", "tiny", "--steps", "1", "--batch", "2", "--seq", "32", "--gen-tokens", "4");
+        Assert.True(code == 0, stderr);
+        foreach (var label in new[] { "training:", "MFU:", "machine peak", "generation, batch 1:", "generation, batch 16:" })
+            Assert.Contains(label, stdout);
+    }
+}
