@@ -2,6 +2,7 @@ using Ares.Core.Formats;
 using Ares.Models.Generation;
 using Ares.Models.Loading;
 using Ares.Models.Nn;
+using TorchSharp;
 using static TorchSharp.torch;
 
 namespace Ares.Models.Tests;
@@ -126,14 +127,14 @@ public class GenerationTests
         var gen = new TextGenerator(model, new IdTokenizer(512));
         var o = Greedy with { MaxNewTokens = 8 };
         gen.Generate([[1], [1, 403]], o); // warm-up
-        long before = Tensor.TotalCount;
+        long before = DisposeScopeManager.Statistics.ThreadTotalLiveCount;
         for (int i = 0; i < 3; i++)
         {
             gen.Generate([[1], [1, 403]], o with { MaxNewTokens = 8 + i });
             using var _ = no_grad();
             SequenceScorer.SumLogProbs(model, [[1]], [[403, 407]]).Dispose();
         }
-        long after = Tensor.TotalCount;
+        long after = DisposeScopeManager.Statistics.ThreadTotalLiveCount;
         Assert.Equal(before, after);
     }
 }

@@ -35,4 +35,23 @@ internal interface ITokenizer
     int? TokenToId(string token);
 
     bool IsSpecial(int id);
+
+    /// <summary>The model's Jinja chat template, if its files carry one (see <see cref="ChatTemplates.Detect"/>).</summary>
+    string? ChatTemplate { get; }
+}
+
+/// <summary>Conventions shared by the tokenizer formats.</summary>
+internal static class TokenizerConventions
+{
+    /// <summary>End-of-turn tokens of the common chat formats (ChatML, Llama 3, Phi-3, Gemma); generation stops at them.</summary>
+    public static readonly string[] EndOfTurnTokens = ["<|im_end|>", "<|eot_id|>", "<|end|>", "<end_of_turn>"];
+
+    /// <summary>EOS, any extra ids given, and the end-of-turn tokens this vocabulary has.</summary>
+    public static IReadOnlySet<int> StopIds(int? eos, Func<string, int?> tokenToId, params int?[] extra)
+    {
+        var ids = new HashSet<int>();
+        foreach (var id in extra.Prepend(eos).Concat(EndOfTurnTokens.Select(tokenToId)))
+            if (id is int i) ids.Add(i);
+        return ids;
+    }
 }

@@ -20,4 +20,5 @@ internal sealed class IdTokenizer(int vocabSize, int? bos = null, IReadOnlySet<i
     public string IdToToken(int id) => id.ToString();
     public int? TokenToId(string token) => int.TryParse(token, out var i) ? i : null;
     public bool IsSpecial(int id) => id == bos;
+    public string? ChatTemplate => null;
 }

@@ -25,9 +25,10 @@ internal sealed class PaddedBatch : IDisposable
                 ids[r * t + c] = real ? sequences[r][c] : padId;
                 valid[r * t + c] = real;
             }
-        Ids = tensor(ids).reshape(b, t);
-        Valid = tensor(valid).reshape(b, t);
-        Positions = arange(t, dtype: ScalarType.Int64).unsqueeze(0).expand(b, t).contiguous();
+        using var scope = NewDisposeScope(); // intermediates die here; this batch owns the three below
+        Ids = tensor(ids).reshape(b, t).DetachFromDisposeScope();
+        Valid = tensor(valid).reshape(b, t).DetachFromDisposeScope();
+        Positions = arange(t, dtype: ScalarType.Int64).unsqueeze(0).expand(b, t).contiguous().DetachFromDisposeScope();
     }
 
     /// <summary>Null when no row is padded, so attention can use the fast causal path.</summary>

@@ -73,6 +73,7 @@ internal sealed class TextGenerator(CausalLM model, ITokenizer tokenizer)
         var texts = new string?[b];
 
         using var noGrad = no_grad();
+        using var outer = NewDisposeScope(); // every tensor of this call, including the growing sequence
         bool wasTraining = model.training;
         model.eval();
         try
@@ -86,8 +87,8 @@ internal sealed class TextGenerator(CausalLM model, ITokenizer tokenizer)
                 for (int t = 0; t < prompts[r].Length; t++) idsHost[r * promptLen + pad + t] = prompts[r][t];
                 for (int t = pad; t < total; t++) validHost[r * total + t] = true;
             }
-            using var valid = tensor(validHost).reshape(b, total);                      // (B, total)
-            using var allPositions = (valid.to_type(ScalarType.Int64).cumsum(1) - 1).clamp_min(0); // (B, total)
+            var valid = tensor(validHost).reshape(b, total);                            // (B, total)
+            var allPositions = (valid.to_type(ScalarType.Int64).cumsum(1) - 1).clamp_min(0); // (B, total)
             var sequence = tensor(idsHost).reshape(b, promptLen);                       // (B, T) grows
             using var cache = o.UseKvCache ? model.NewCache(b, total) : null;
             int fed = 0; // columns already in the cache

@@ -1,6 +1,7 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using Ares.Core.Formats;
+using Ares.Core.Tokenization;
 using Ares.Models.Nn;
 using static TorchSharp.torch;
 
