@@ -68,7 +68,7 @@ internal static class PreTokenizers
         }
     }
 
-    public static PreTokenizer Chain(IReadOnlyList<PreTokenizer> steps) => (piece, output) =>
+    static PreTokenizer Chain(IReadOnlyList<PreTokenizer> steps) => (piece, output) =>
     {
         var current = new List<Piece> { piece };
         foreach (var step in steps)

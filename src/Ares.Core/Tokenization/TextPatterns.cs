@@ -23,8 +23,6 @@ internal sealed class CodePointRegex
         _regex = new Regex(pattern, RegexOptions.Multiline | RegexOptions.CultureInvariant);
     }
 
-    public string Pattern => _regex.ToString();
-
     /// <summary>Non-overlapping matches, left to right, as (start, end) UTF-16 offsets into <paramref name="s"/>.</summary>
     public List<(int Start, int End)> Matches(string s)
     {

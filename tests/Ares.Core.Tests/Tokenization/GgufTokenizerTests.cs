@@ -76,7 +76,12 @@ public class GgufTokenizerTests
         float[] scores = [0, 0, 0, -10, -10, -10, -10, -1, -0.5f, -2, -3];
         var t = GgufTokenizer.FromData(new GgufTokenizerData("llama", tokens)
         {
-            Scores = scores, TokenTypes = [2, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1], BosId = 1, EosId = 2, UnkId = 0, AddBos = false,
+            Scores = scores,
+            TokenTypes = [2, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1],
+            BosId = 1,
+            EosId = 2,
+            UnkId = 0,
+            AddBos = false,
         });
         Assert.Equal([3, 10], t.Encode("abc"));
         Assert.Equal([3, 0, 0, 7], t.Encode("é a")); // ▁ é ▁a, and with no byte tokens here é is one unk per UTF-8 byte
@@ -95,7 +100,10 @@ public class GgufTokenizerTests
         List<string> tokens = [.. Gpt2ByteAlphabet(), "Ġt", "he", "Ġthe", "the", "<|endoftext|>", "<|eot_id|>", "xyz"];
         return new GgufTokenizerData("gpt2", tokens)
         {
-            Merges = ["Ġ t", "h e", "Ġt he", "t he"], Pre = pre, BosId = 260, EosId = 260,
+            Merges = ["Ġ t", "h e", "Ġt he", "t he"],
+            Pre = pre,
+            BosId = 260,
+            EosId = 260,
             TokenTypes = [.. Enumerable.Repeat(1, 260), 3, 3, 1],
         };
     }
