@@ -15,6 +15,7 @@
 // This file is compiled twice: by MSBuild's RoslynCodeTaskFactory (build/Ares.Native.targets) for
 // the build step, and into the tests (with ARES_ELF_TESTS defined) which prove it on real files.
 // It therefore targets netstandard2.0-era C#: no spans, no records.
+#nullable enable
 using System;
 using System.Collections.Generic;
 using System.IO;

@@ -11,7 +11,7 @@ internal static class BenchCommand
         var size = new Option<string>("--size") { Description = "Model size: tiny, 10m or 30m (a ~30M-parameter Llama)", DefaultValueFactory = _ => "30m" };
         var seq = new Option<int>("--seq") { Description = "Training sequence length", DefaultValueFactory = _ => 128 };
         var batch = new Option<int>("--batch") { Description = "Training batch size (sequences)", DefaultValueFactory = _ => 16 };
-        var steps = new Option<int>("--steps") { Description = "Timed training steps (after one warm-up step)", DefaultValueFactory = _ => 5 };
+        var steps = new Option<int>("--steps") { Description = "Timed training steps (after two warm-up steps)", DefaultValueFactory = _ => 5 };
         var gen = new Option<int>("--gen-tokens") { Description = "Tokens generated per sequence in the generation benchmark", DefaultValueFactory = _ => 64 };
         var threads = new Option<int?>("--threads") { Description = "libtorch intra-op threads (default: libtorch's choice)" };
         var model = new Command("model", "Benchmark training and generation speed on a random-weight Llama of the given size")

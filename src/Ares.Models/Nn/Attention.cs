@@ -40,7 +40,6 @@ internal sealed class KvCache : IDisposable
     /// <summary>Call once per forward, after every layer has appended.</summary>
     public void Advance(int t) => Length += t;
 
-    /// <summary>Keeps only the given batch rows (finished sequences dropped). Returns a new cache.</summary>
     public void Dispose()
     {
         foreach (var t in _k) t.Dispose();
@@ -91,11 +90,11 @@ internal sealed class Rotary : IDisposable
     {
         using var scope = NewDisposeScope();
         long half = x.shape[^1] / 2;
-        var xf = x.to_type(ScalarType.Float32);
+        var xf = x.dtype == ScalarType.Float32 ? x : x.to_type(ScalarType.Float32);
         var x1 = xf.narrow(-1, 0, half);                                            // (B, H, T, hd/2)
         var x2 = xf.narrow(-1, half, half);
         var rotated = cat([x1 * cos - x2 * sin, x1 * sin + x2 * cos], -1);          // (B, H, T, hd)
-        return rotated.to_type(x.dtype).MoveToOuterDisposeScope();
+        return (rotated.dtype == x.dtype ? rotated : rotated.to_type(x.dtype)).MoveToOuterDisposeScope();
     }
 
     public void Dispose() => _invFreq.Dispose();

@@ -131,9 +131,10 @@ internal sealed class RmsNorm : nn.Module<Tensor, Tensor>
     public override Tensor forward(Tensor x)
     {
         using var scope = NewDisposeScope();
-        var xf = x.to_type(ScalarType.Float32);
-        var normed = xf * rsqrt(xf.pow(2).mean([-1L], keepdim: true) + _eps);    // (..., d)
-        return (normed.to_type(x.dtype) * weight).MoveToOuterDisposeScope();
+        bool fp32 = x.dtype == ScalarType.Float32;
+        var xf = fp32 ? x : x.to_type(ScalarType.Float32);
+        var normed = xf * rsqrt(xf.square().mean([-1L], keepdim: true).add_(_eps)); // (..., d)
+        return ((fp32 ? normed : normed.to_type(x.dtype)) * weight).MoveToOuterDisposeScope();
     }
 }
 
