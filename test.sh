@@ -3,4 +3,11 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 dotnet build Ares.slnx -c Release --nologo -v q
-dotnet test Ares.slnx -c Release --no-build --nologo "$@"
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+status=0
+dotnet test Ares.slnx -c Release --no-build --nologo "$@" 2>&1 | tee "$log" || status=$?
+# One closing line for the whole suite, summed over the test assemblies.
+awk '/(Passed|Failed)!/ { for (i = 1; i <= NF; i++) { if ($i == "Passed:") p += $(i+1); if ($i == "Failed:") f += $(i+1); if ($i == "Skipped:") s += $(i+1) } }
+     END { printf "tests: %d passed, %d failed, %d skipped\n", p, f, s }' "${log}"
+exit $status
