@@ -1,4 +1,4 @@
-namespace Ares.Cli.Tests;
+namespace Ares;
 
 /// <summary>Locates ../shared/fixtures from the test output folder (works from any clone layout).</summary>
 internal static class Fixtures
