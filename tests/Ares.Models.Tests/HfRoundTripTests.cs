@@ -99,4 +99,29 @@ public sealed class HfRoundTripTests : IDisposable
         Assert.False(File.Exists(Path.Combine(_dir, "stale.txt")));
         Assert.True(File.Exists(Path.Combine(_dir, "model.safetensors")));
     }
+
+    [Theory]
+    [InlineData("mistral", "llama")]
+    [InlineData("qwen3", "qwen2")]
+    public void A_tiny_HF_directory_around_a_real_tokenizer_loads_tokenizes_and_chats(string tokenizer, string arch)
+    {
+        var src = Path.Combine(Fixtures.Tokenizers, tokenizer);
+        var vocab = Core.Tokenization.HfTokenizer.Load(src).VocabSize;
+        var c = (arch == "qwen2" ? TinyModels.Qwen2(vocab) : TinyModels.Llama(vocab)) with { HiddenSize = 16, IntermediateSize = 24, NumHeads = 2, NumKvHeads = 1 };
+        using (var model = TinyModels.Create(c, seed: 5))
+            HfModelSaver.Save(model, _dir, TensorDType.BF16, dir =>
+            {
+                foreach (var f in Directory.GetFiles(src)) File.Copy(f, Path.Combine(dir, Path.GetFileName(f)));
+            });
+        using var m = ModelLoader.Load(_dir);
+        var golden = JsonNode.Parse(File.ReadAllText(Path.Combine(Fixtures.Tokenizers, "golden.json")))![tokenizer]!;
+        var first = golden.AsArray()[0]!;
+        Assert.Equal(first["ids"]!.AsArray().Select(x => x!.GetValue<int>()), m.Tokenizer.Encode(first["text"]!.GetValue<string>()));
+        var template = m.ResolveChatTemplate();
+        Assert.Equal(tokenizer == "qwen3" ? Core.Tokenization.ChatFormat.ChatML : Core.Tokenization.ChatFormat.Plain, template.Family);
+        var ids = m.EncodeChat([new Core.Tokenization.ChatMessage("user", "Hello there")]);
+        var r = new TextGenerator(m.Model, m.Tokenizer).Generate([ids], new GenerationOptions { MaxNewTokens = 5, Temperature = 1, Seed = 1 })[0];
+        Assert.InRange(r.TokenIds.Length, 1, 5);
+        Assert.All(r.TokenIds, id => Assert.InRange(id, 0, vocab - 1));
+    }
 }

@@ -56,8 +56,8 @@ internal static partial class GgufModelLoader
             NumKvHeads = kvHeads,
             HeadDim = headDim,
             MaxPositions = (int)(g.Get<uint>($"{arch}.context_length") ?? 2048),
-            NormEps = g.Get<float>($"{arch}.attention.layer_norm_rms_epsilon") ?? 1e-5f,
-            RopeTheta = g.Get<float>($"{arch}.rope.freq_base") ?? 10000f,
+            NormEps = Shortest(g.Get<float>($"{arch}.attention.layer_norm_rms_epsilon") ?? 1e-5f),
+            RopeTheta = Shortest(g.Get<float>($"{arch}.rope.freq_base") ?? 10000f),
             RopeLinearFactor = linear,
             TieWordEmbeddings = !g.Tensors.ContainsKey("output.weight") && !g.UnsupportedTensorTypes.ContainsKey("output.weight"),
             QkvBias = g.Tensors.ContainsKey("blk.0.attn_q.bias"),
@@ -70,6 +70,9 @@ internal static partial class GgufModelLoader
         config.Validate(path);
         return config;
     }
+
+    /// <summary>GGUF stores fp32; widen by the shortest round-trip string so 1e-5f becomes 1e-5, not 9.99999974e-6.</summary>
+    static double Shortest(float f) => double.Parse(f.ToString("R", System.Globalization.CultureInfo.InvariantCulture), System.Globalization.CultureInfo.InvariantCulture);
 
     static string DominantDType(GgufFile g) =>
         g.Tensors.Values.GroupBy(t => t.DType).OrderByDescending(x => x.Sum(t => t.ByteLength)).First().Key switch
