@@ -97,12 +97,7 @@ internal sealed record TransformerConfig
         {
             NumLabels = numLabels,
             BosTokenId = Int(j, "bos_token_id", path),
-            EosTokenIds = j["eos_token_id"] switch
-            {
-                JsonArray arr => arr.Select(x => x!.GetValue<int>()).ToArray(),
-                JsonValue v => [v.GetValue<int>()],
-                _ => [],
-            },
+            EosTokenIds = IdList(j, "eos_token_id", path),
             PadTokenId = Int(j, "pad_token_id", path),
             TorchDtype = Str(j, "torch_dtype", path) ?? Str(j, "dtype", path) ?? "float32",
         };
@@ -117,10 +112,10 @@ internal sealed record TransformerConfig
         int maxPos = Int(j, "max_position_embeddings", path) ?? 2048;
         bool isQwen = modelType == "qwen2";
         int? window = null;
-        if (isQwen && j["use_sliding_window"]?.GetValue<bool>() == true)
+        if (isQwen && Bool(j, "use_sliding_window", path) == true)
             throw new NotSupportedException($"{path}: use_sliding_window = true is not supported");
         if (modelType == "mistral" && Int(j, "sliding_window", path) is int w && w < maxPos) window = w;
-        bool attnBias = j["attention_bias"]?.GetValue<bool>() ?? false;
+        bool attnBias = Bool(j, "attention_bias", path) ?? false;
         var (linear, llama3) = ParseRopeScaling(j, path);
         return new TransformerConfig
         {
@@ -137,10 +132,10 @@ internal sealed record TransformerConfig
             RopeTheta = Dbl(j, "rope_theta", path) ?? 10000,
             RopeLinearFactor = linear,
             RopeLlama3 = llama3,
-            TieWordEmbeddings = j["tie_word_embeddings"]?.GetValue<bool>() ?? false, // transformers' default for llama and qwen2
+            TieWordEmbeddings = Bool(j, "tie_word_embeddings", path) ?? false, // transformers' default for llama and qwen2
             QkvBias = isQwen || attnBias,
             OutputBias = !isQwen && attnBias,
-            MlpBias = j["mlp_bias"]?.GetValue<bool>() ?? false,
+            MlpBias = Bool(j, "mlp_bias", path) ?? false,
             HiddenAct = Str(j, "hidden_act", path) ?? "silu",
             SlidingWindow = window,
         };
@@ -166,8 +161,8 @@ internal sealed record TransformerConfig
 
     static TransformerConfig FromGpt2(JsonObject j, string path)
     {
-        if (j["scale_attn_by_inverse_layer_idx"]?.GetValue<bool>() == true) throw new NotSupportedException($"{path}: scale_attn_by_inverse_layer_idx = true is not supported");
-        if (j["scale_attn_weights"]?.GetValue<bool>() == false) throw new NotSupportedException($"{path}: scale_attn_weights = false is not supported");
+        if (Bool(j, "scale_attn_by_inverse_layer_idx", path) == true) throw new NotSupportedException($"{path}: scale_attn_by_inverse_layer_idx = true is not supported");
+        if (Bool(j, "scale_attn_weights", path) == false) throw new NotSupportedException($"{path}: scale_attn_weights = false is not supported");
         int hidden = Req(j, "n_embd", path), heads = Req(j, "n_head", path);
         return new TransformerConfig
         {
@@ -230,31 +225,23 @@ internal sealed record TransformerConfig
 
     // Typed accessors that name the key and file on a type mismatch.
     static int Req(JsonObject j, string key, string path) => Int(j, key, path) ?? throw new NotSupportedException($"{path}: required key '{key}' is missing");
+    internal static int? Int(JsonObject j, string key, string path) => j[key] is { } n ? As<int>(n, key, path, "an integer") : null;
+    internal static double? Dbl(JsonObject j, string key, string path) => j[key] is { } n ? As<double>(n, key, path, "a number") : null;
+    internal static bool? Bool(JsonObject j, string key, string path) => j[key] is { } n ? As<bool>(n, key, path, "true or false") : null;
+    internal static string? Str(JsonObject j, string key, string path) => j[key] is { } n ? As<string>(n, key, path, "a string") : null;
 
-    static int? Int(JsonObject j, string key, string path)
+    /// <summary>An id or a list of ids (HF writes `eos_token_id` either way).</summary>
+    internal static int[] IdList(JsonObject j, string key, string path) => j[key] switch
     {
-        var n = j[key];
-        if (n is null) return null;
-        try { return n.GetValue<int>(); }
-        catch (Exception e) when (e is FormatException or InvalidOperationException)
-        { throw new NotSupportedException($"{path}: key '{key}' must be an integer, found {n.ToJsonString()}"); }
-    }
+        null => [],
+        JsonArray arr => arr.Select(x => As<int>(x ?? JsonValue.Create("null"), key, path, "an integer or a list of integers")).ToArray(),
+        var n => [As<int>(n, key, path, "an integer or a list of integers")],
+    };
 
-    static double? Dbl(JsonObject j, string key, string path)
+    static T As<T>(JsonNode n, string key, string path, string expected)
     {
-        var n = j[key];
-        if (n is null) return null;
-        try { return n.GetValue<double>(); }
+        try { return n.GetValue<T>(); }
         catch (Exception e) when (e is FormatException or InvalidOperationException)
-        { throw new NotSupportedException($"{path}: key '{key}' must be a number, found {n.ToJsonString()}"); }
-    }
-
-    static string? Str(JsonObject j, string key, string path)
-    {
-        var n = j[key];
-        if (n is null) return null;
-        try { return n.GetValue<string>(); }
-        catch (Exception e) when (e is FormatException or InvalidOperationException)
-        { throw new NotSupportedException($"{path}: key '{key}' must be a string, found {n.ToJsonString()}"); }
+        { throw new NotSupportedException($"{path}: key '{key}' must be {expected}, found {n.ToJsonString()}"); }
     }
 }

@@ -34,14 +34,8 @@ internal static class HfModelLoader
         var path = Path.Combine(dir, "generation_config.json");
         if (!File.Exists(path)) return null;
         var j = ReadJson(path);
-        int[] eos = j["eos_token_id"] switch
-        {
-            JsonArray a => a.Select(x => x!.GetValue<int>()).ToArray(),
-            JsonValue v => [v.GetValue<int>()],
-            _ => [],
-        };
-        return new GenerationDefaults(j["temperature"]?.GetValue<double>(), j["top_p"]?.GetValue<double>(),
-            j["top_k"]?.GetValue<int>(), j["do_sample"]?.GetValue<bool>(), eos);
+        return new GenerationDefaults(TransformerConfig.Dbl(j, "temperature", path), TransformerConfig.Dbl(j, "top_p", path),
+            TransformerConfig.Int(j, "top_k", path), TransformerConfig.Bool(j, "do_sample", path), TransformerConfig.IdList(j, "eos_token_id", path));
     }
 
     /// <summary>The weights of <paramref name="dir"/>: model.safetensors or a sharded index.</summary>
@@ -74,7 +68,7 @@ internal static class HfModelLoader
     }
 
     /// <summary>Checkpoint entries that are buffers or redundant copies rather than parameters.</summary>
-    static bool IsIgnorable(string key, TransformerConfig c) =>
+    internal static bool IsIgnorable(string key, TransformerConfig c) =>
         key.EndsWith("rotary_emb.inv_freq", StringComparison.Ordinal)
         || (c.Architecture == Architecture.Gpt2 && (key.EndsWith(".attn.bias", StringComparison.Ordinal) || key.EndsWith(".attn.masked_bias", StringComparison.Ordinal)))
         || (key == "lm_head.weight" && c.TieWordEmbeddings);

@@ -22,8 +22,6 @@ internal static class HfModelSaver
 
     public static void Save(CausalLM model, string outDir, TensorDType stored, Action<string> writeTokenizer)
     {
-        if (stored is not (TensorDType.F32 or TensorDType.BF16 or TensorDType.F16))
-            throw new ArgumentException($"cannot store weights as {stored}: use F32, BF16 or F16");
         string full = Path.GetFullPath(outDir);
         string parent = Path.GetDirectoryName(full) ?? throw new ArgumentException($"{outDir}: has no parent directory");
         Directory.CreateDirectory(parent);
@@ -34,8 +32,7 @@ internal static class HfModelSaver
             var config = model.Config.ToHfConfig();
             config["torch_dtype"] = stored switch { TensorDType.BF16 => "bfloat16", TensorDType.F16 => "float16", _ => "float32" };
             File.WriteAllText(Path.Combine(tmp, "config.json"), config.ToJsonString(Indented));
-            SafetensorsWriter.Write(Path.Combine(tmp, "model.safetensors"), Tensors(model, stored).ToList(),
-                new Dictionary<string, string> { ["format"] = "pt" });
+            SafetensorsTorch.Write(Path.Combine(tmp, "model.safetensors"), Tensors(model, stored).ToList());
             writeTokenizer(tmp);
             SwapIn(tmp, full);
         }
@@ -50,23 +47,18 @@ internal static class HfModelSaver
     static IEnumerable<TensorToWrite> Tensors(CausalLM model, TensorDType stored)
     {
         var adapters = model.Linears().Where(l => l.Layer.HasAdapter && l.Layer.AdapterEnabled).ToDictionary(l => l.Name + ".weight", l => l.Layer);
-        var dtype = stored switch { TensorDType.BF16 => ScalarType.BFloat16, TensorDType.F16 => ScalarType.Float16, _ => ScalarType.Float32 };
         bool gpt2 = model.Config.Architecture == Architecture.Gpt2;
         foreach (var (name, p) in model.named_parameters())
         {
             if (name.Contains(".lora_A.") || name.Contains(".lora_B.")) continue;
-            long[] shape = gpt2 && Gpt2LMHeadModel.IsConv1DWeight(name) ? [p.shape[1], p.shape[0]] : p.shape;
-            yield return new TensorToWrite(name, stored, shape, stream =>
+            bool conv1D = gpt2 && Gpt2LMHeadModel.IsConv1DWeight(name);
+            yield return SafetensorsTorch.Entry(name, conv1D ? [p.shape[1], p.shape[0]] : p.shape, () =>
             {
-                using var scope = NewDisposeScope();
-                using var _ = no_grad();
-                var w = p.detach();
+                Tensor w = p;
                 if (adapters.TryGetValue(name, out var layer))
                     w = w.to_type(ScalarType.Float32) + layer.LoraB!.matmul(layer.LoraA!).to_type(ScalarType.Float32) * layer.LoraScaling; // (out, in)
-                if (gpt2 && Gpt2LMHeadModel.IsConv1DWeight(name)) w = w.t();                // (in, out) as HF's Conv1D
-                var bytes = w.to_type(dtype).contiguous().bytes;
-                stream.Write(bytes);
-            });
+                return conv1D ? w.t() : w;                                                   // GPT-2: (in, out) as HF's Conv1D
+            }, stored);
         }
     }
 

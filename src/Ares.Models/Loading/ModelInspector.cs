@@ -40,12 +40,9 @@ internal static class ModelInspector
         try { chat = ChatTemplates.Detect(template).Family.ToString(); }
         catch (NotSupportedException e) { chat = $"unrecognised ({e.Message})"; }
         return new ModelInfo(path, format, config, tensors.GroupBy(t => t.DType).ToDictionary(x => x.Key, x => x.Count()),
-            tensors.Where(t => t.Name != "rope_freqs.weight" && TensorDTypes.IsFloatingPoint(t.DType) && !IsBuffer(t.Name)).Sum(t => t.ElementCount),
+            tensors.Where(t => t.Name != "rope_freqs.weight" && TensorDTypes.IsFloatingPoint(t.DType) && !HfModelLoader.IsIgnorable(t.Name, config)).Sum(t => t.ElementCount),
             tokenizer.Kind, tokenizer.VocabSize, tokenizer.BosId, tokenizer.EosId, chat);
     }
-
-    static bool IsBuffer(string name) => name.EndsWith(".attn.bias", StringComparison.Ordinal) && !name.Contains("c_attn")
-        || name.EndsWith(".attn.masked_bias", StringComparison.Ordinal) || name.EndsWith("rotary_emb.inv_freq", StringComparison.Ordinal);
 }
 
 /// <summary>Loads only the tokenizer of a model (HF directory or GGUF), without weights.</summary>
