@@ -1,4 +1,4 @@
-namespace Ares.Core.Tests;
+namespace Ares;
 
 /// <summary>A fresh directory under the system temp folder, deleted on dispose.</summary>
 internal sealed class TempDirectory : IDisposable
