@@ -40,10 +40,30 @@ internal sealed class LoadedModel : IDisposable
         return Tokenizer.Encode(template.Format(messages, addGenerationPrompt: true), addSpecialTokens: template.Family == ChatFormat.Plain);
     }
 
+    /// <summary>
+    /// Ids of a whole exchange (user prompt, assistant response) as a reward model or classifier
+    /// reads it: the chat layout without a generation prompt. Training and scoring both use this.
+    /// </summary>
+    public int[] EncodeExchange(string prompt, string response) =>
+        ChatEncoding.Exchange(Tokenizer, ResolveChatTemplate(), prompt, response);
+
     public TransformerConfig Config => Model.Config;
     public long ParameterCount => Model.parameters().Sum(p => p.numel());
 
     public void Dispose() => Model.Dispose();
+}
+
+/// <summary>The one place prompts and exchanges become ids, shared by training and inference.</summary>
+internal static class ChatEncoding
+{
+    /// <summary>A single-turn user prompt followed by the assistant's turn opener.</summary>
+    public static int[] Prompt(ITokenizer tokenizer, ChatTemplate template, string prompt) =>
+        tokenizer.Encode(template.Format([new ChatMessage("user", prompt)], addGenerationPrompt: true), addSpecialTokens: template.Family == ChatFormat.Plain);
+
+    /// <summary>(user prompt, assistant response) in the chat layout, without a generation prompt.</summary>
+    public static int[] Exchange(ITokenizer tokenizer, ChatTemplate template, string prompt, string response) =>
+        tokenizer.Encode(template.Format([new ChatMessage("user", prompt), new ChatMessage("assistant", response)], addGenerationPrompt: false),
+            addSpecialTokens: template.Family == ChatFormat.Plain);
 }
 
 /// <summary>Entry point: loads an HF directory or a .gguf file, whichever the path is.</summary>
