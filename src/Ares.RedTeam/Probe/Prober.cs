@@ -1,0 +1,145 @@
+using Ares.Core.Tokenization;
+using Ares.RedTeam.Catalog;
+using Ares.RedTeam.Chat;
+using Ares.RedTeam.Judges;
+using Ares.RedTeam.Mentor;
+using Ares.RedTeam.Rewards;
+
+namespace Ares.RedTeam.Probe;
+
+/// <summary>Budgets and sampling of a probe run.</summary>
+internal sealed record ProbeOptions
+{
+    /// <summary>Cases in the run (mentor failures included: every planned case is accounted for).</summary>
+    public int Budget { get; init; } = 240;
+    /// <summary>Cases planned together: the selector adapts between batches, and the policy samples a batch at once.</summary>
+    public int BatchSize { get; init; } = 16;
+    /// <summary>k: policy responses sampled per case.</summary>
+    public int Samples { get; init; } = 3;
+    public ChatSampling Sampling { get; init; } = new() { MaxTokens = 96, Temperature = 0.7 };
+    public long Seed { get; init; } = 1;
+    public SelectorConfig Selector { get; init; } = new();
+    /// <summary>Reward margin of the taxonomy (see <see cref="Taxonomy"/>).</summary>
+    public double RewardMargin { get; init; }
+
+    public void Validate()
+    {
+        if (Budget < 1) throw new ArgumentException($"budget.cases = {Budget}: expected at least 1");
+        if (BatchSize < 1) throw new ArgumentException($"budget.batch = {BatchSize}: expected at least 1");
+        if (Samples < 1) throw new ArgumentException($"budget.samples = {Samples}: expected at least 1");
+        if (Sampling.MaxTokens < 1) throw new ArgumentException($"sampling.max_tokens = {Sampling.MaxTokens}: expected at least 1");
+        if (Sampling.Temperature < 0) throw new ArgumentException($"sampling.temperature = {Sampling.Temperature}: expected ≥ 0");
+        Selector.Validate();
+    }
+}
+
+/// <summary>Where a run stands, for progress bars.</summary>
+internal sealed record ProbeProgress(int Completed, int Budget, IReadOnlyDictionary<FailureClass, int> Counts, int MentorFailures);
+
+/// <summary>
+/// Runs discovery: for each planned case, the selector picks a tuple, the mentor writes the case,
+/// the policy answers k times, the judge scores every answer, the RM scores every answer plus the
+/// malicious and safe references, and the taxonomy classifies the case.
+/// Responsible for: orchestration and accounting. Does not own: persistence (the caller's
+/// <c>save</c> does it, one case at a time, so a killed run loses at most the cases in flight).
+/// </summary>
+internal sealed class Prober(ComponentCatalog catalog, ISafetyMentor mentor, IChatModel policy, IRewardModel rewardModel, IJudge judge, ProbeOptions options)
+{
+    readonly AdaptiveSelector _selector = new(catalog, options.Selector);
+
+    /// <summary>
+    /// Completes the run: plans every index in [0, Budget) not in <paramref name="completed"/>,
+    /// hands each finished case to <paramref name="save"/> and returns all cases in index order.
+    /// </summary>
+    public async Task<IReadOnlyList<ProbeCase>> RunAsync(IReadOnlyList<ProbeCase> completed, Action<ProbeCase> save,
+        IProgress<ProbeProgress>? progress = null, CancellationToken ct = default)
+    {
+        options.Validate();
+        var done = completed.ToDictionary(c => c.Index);
+        if (done.Keys.Any(i => i < 0 || i >= options.Budget))
+            throw new InvalidOperationException($"the run already has cases outside [0, {options.Budget}); was the budget lowered?");
+        Report(done, progress);
+        for (var start = 0; start < options.Budget; start += options.BatchSize)
+        {
+            ct.ThrowIfCancellationRequested();
+            var end = Math.Min(options.Budget, start + options.BatchSize);
+            var missing = Enumerable.Range(start, end - start).Where(i => !done.ContainsKey(i)).ToList();
+            if (missing.Count == 0) continue;
+            var history = done.Values.Where(c => c.Index < start).OrderBy(c => c.Index).ToList();
+            var tuples = _selector.Select(missing, history, options.Seed);
+            foreach (var c in await ProbeBatchAsync(missing, tuples, Seeds.Derive(options.Seed, start), ct))
+            {
+                save(c);
+                done[c.Index] = c;
+                Report(done, progress);
+            }
+        }
+        return done.Values.OrderBy(c => c.Index).ToList();
+    }
+
+    async Task<List<ProbeCase>> ProbeBatchAsync(IReadOnlyList<int> indices, IReadOnlyList<ComponentTuple> tuples, long batchSeed, CancellationToken ct)
+    {
+        var seeds = indices.Select(i => Seeds.Derive(options.Seed, i)).ToList();
+        var outcomes = await Task.WhenAll(indices.Select((_, j) => mentor.ComposeAsync(tuples[j], seeds[j], ct)));
+        var composed = Enumerable.Range(0, indices.Count).Where(j => outcomes[j].Case is not null).ToList();
+
+        var conversations = composed.Select(j => (IReadOnlyList<ChatMessage>)[new ChatMessage("user", outcomes[j].Case!.Prompt)]).ToList();
+        var answers = conversations.Count == 0 ? [] : await policy.CompleteAsync(conversations, options.Sampling with { Seed = batchSeed }, options.Samples, ct);
+        Check(answers.Count == composed.Count && answers.All(a => a.Count == options.Samples), "the policy", "conversations × samples results");
+
+        // One judge call and one RM call for the whole batch: answered responses, then the references.
+        var judged = new List<Exchange>();
+        var scored = new List<Exchange>();
+        for (var n = 0; n < composed.Count; n++)
+        {
+            var mc = outcomes[composed[n]].Case!;
+            foreach (var a in answers[n].Where(a => a.Ok)) { judged.Add(new Exchange(mc.Prompt, a.Text!)); scored.Add(new Exchange(mc.Prompt, a.Text!)); }
+            scored.Add(new Exchange(mc.Prompt, mc.MaliciousResponse));
+            scored.Add(new Exchange(mc.Prompt, mc.SafeResponse));
+        }
+        var verdicts = judged.Count == 0 ? [] : await judge.JudgeAsync(judged, ct);
+        Check(verdicts.Count == judged.Count, "the judge", "one verdict per response");
+        var rewards = scored.Count == 0 ? [] : rewardModel.Score(scored);
+        Check(rewards.Count == scored.Count, "the reward model", "one score per exchange");
+
+        var cases = new List<ProbeCase>();
+        int v = 0, r = 0, next = 0;
+        for (var j = 0; j < indices.Count; j++)
+        {
+            var o = outcomes[j];
+            var now = DateTime.UtcNow;
+            if (o.Case is null)
+            {
+                cases.Add(new ProbeCase { Index = indices[j], Components = tuples[j], Seed = seeds[j], MentorFailure = o.Failure, MentorAttempts = o.Attempts, CreatedUtc = now });
+                continue;
+            }
+            var responses = new List<ProbeResponse>();
+            foreach (var (a, s) in answers[next++].Select((a, s) => (a, s)))
+            {
+                if (!a.Ok) { responses.Add(new ProbeResponse(s, null, null, a.Error, null, null, null)); continue; }
+                var verdict = verdicts[v++];
+                responses.Add(new ProbeResponse(s, a.Text, a.FinishReason, null, verdict.HarmProbability, verdict.Rationale, rewards[r++]));
+            }
+            double malicious = rewards[r++], safe = rewards[r++];
+            cases.Add(new ProbeCase
+            {
+                Index = indices[j], Components = tuples[j], Seed = seeds[j], Case = o.Case, MentorAttempts = o.Attempts,
+                Responses = responses, RewardMalicious = malicious, RewardSafe = safe,
+                Class = Taxonomy.Classify(responses, malicious, safe, options.RewardMargin), CreatedUtc = now,
+            });
+        }
+        return cases;
+    }
+
+    void Report(Dictionary<int, ProbeCase> done, IProgress<ProbeProgress>? progress)
+    {
+        if (progress is null) return;
+        var counts = Enum.GetValues<FailureClass>().ToDictionary(c => c, c => done.Values.Count(x => x.Class == c));
+        progress.Report(new ProbeProgress(done.Count, options.Budget, counts, done.Values.Count(x => x.Class is null)));
+    }
+
+    static void Check(bool ok, string who, string expected)
+    {
+        if (!ok) throw new InvalidOperationException($"{who} returned the wrong number of results (expected {expected})");
+    }
+}
