@@ -1,0 +1,246 @@
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Ares.RedTeam.Chat;
+
+namespace Ares.RedTeam.Probe;
+
+/// <summary>Where a model comes from, as a probe config names it.</summary>
+internal abstract record ModelSpec;
+
+/// <summary>A local HF directory or GGUF file (path resolved against the config's folder).</summary>
+internal sealed record LocalModelSpec(string Path, string? ChatFormat = null) : ModelSpec;
+
+/// <summary>A model of a sandbox world (`sandbox:NAME`): which one depends on the role (policy, reward model, judge).</summary>
+internal sealed record SandboxModelSpec(string World) : ModelSpec;
+
+/// <summary>An OpenAI-compatible endpoint. The API key is read from <see cref="ApiKeyEnv"/> at run time and never stored.</summary>
+internal sealed record EndpointModelSpec(string Url, string Model, string? ApiKeyEnv, int Concurrency, double TimeoutSeconds, int MaxRetries) : ModelSpec;
+
+/// <summary>Judge kinds: refusal patterns, a local classifier, or a Llama-Guard-style model (local or remote).</summary>
+internal enum JudgeKind { Refusal, Classifier, Guard }
+
+internal sealed record JudgeSpec(JudgeKind Kind, ModelSpec? Model);
+
+internal sealed record MentorSpec(ModelSpec? Llm, int MaxAttempts)
+{
+    public bool IsTemplate => Llm is null;
+}
+
+/// <summary>
+/// A probe run described in JSON (see README "Probe config"). Every field is checked; errors name
+/// the file and the field. Relative paths resolve against the config file's folder.
+/// </summary>
+internal sealed record ProbeConfig
+{
+    public required string Source { get; init; }
+    public required string RunId { get; init; }
+    public required string StorePath { get; init; }
+    /// <summary>null = the default catalog; else a catalog file.</summary>
+    public string? CatalogPath { get; init; }
+    /// <summary>Folder holding sandbox worlds; null = $ARES_HOME/sandbox or ~/.cache/ares/sandbox.</summary>
+    public string? SandboxRoot { get; init; }
+    public required ModelSpec Policy { get; init; }
+    public required ModelSpec RewardModel { get; init; }
+    public required JudgeSpec Judge { get; init; }
+    public required MentorSpec Mentor { get; init; }
+    public required ProbeOptions Options { get; init; }
+    /// <summary>The config as written, normalised: stored with the run and compared on --resume.</summary>
+    public required string NormalisedJson { get; init; }
+
+    public static ProbeConfig Load(string path)
+    {
+        if (!File.Exists(path)) throw new ProbeConfigException($"{path}: probe config not found");
+        return Parse(File.ReadAllText(path), path);
+    }
+
+    public static ProbeConfig Parse(string json, string source)
+    {
+        JsonObject root;
+        try
+        {
+            root = JsonNode.Parse(json, documentOptions: new JsonDocumentOptions { CommentHandling = JsonCommentHandling.Skip, AllowTrailingCommas = true }) as JsonObject
+                ?? throw new ProbeConfigException($"{source}: expected a JSON object");
+        }
+        catch (JsonException e) { throw new ProbeConfigException($"{source}: not valid JSON ({e.Message})"); }
+        var r = new Reader(source, Path.GetDirectoryName(Path.GetFullPath(source))!);
+        r.Known(root, "", "run", "store", "seed", "catalog", "sandbox_root", "policy", "reward_model", "judge", "mentor", "budget", "sampling", "selector", "taxonomy");
+
+        var budget = r.Obj(root, "budget");
+        var sampling = r.Obj(root, "sampling");
+        var selector = r.Obj(root, "selector");
+        var taxonomy = r.Obj(root, "taxonomy");
+        r.Known(budget, "budget.", "cases", "samples", "batch");
+        r.Known(sampling, "sampling.", "temperature", "top_p", "max_tokens");
+        r.Known(selector, "selector.", "exploration", "systemic_weight", "policy_only_weight", "rm_only_weight");
+        r.Known(taxonomy, "taxonomy.", "reward_margin");
+        var defaults = new ProbeOptions();
+        var defaultSelector = new SelectorConfig();
+        var options = new ProbeOptions
+        {
+            Seed = r.Long(root, "seed", "seed") ?? defaults.Seed,
+            Budget = r.Int(budget, "cases", "budget.cases", min: 1) ?? defaults.Budget,
+            Samples = r.Int(budget, "samples", "budget.samples", min: 1) ?? defaults.Samples,
+            BatchSize = r.Int(budget, "batch", "budget.batch", min: 1) ?? defaults.BatchSize,
+            Sampling = new ChatSampling
+            {
+                Temperature = r.Dbl(sampling, "temperature", "sampling.temperature", 0, 5) ?? defaults.Sampling.Temperature,
+                TopP = r.Dbl(sampling, "top_p", "sampling.top_p", 0, 1) ?? defaults.Sampling.TopP,
+                MaxTokens = r.Int(sampling, "max_tokens", "sampling.max_tokens", min: 1) ?? defaults.Sampling.MaxTokens,
+            },
+            Selector = new SelectorConfig
+            {
+                Exploration = r.Dbl(selector, "exploration", "selector.exploration", 0, 1) ?? defaultSelector.Exploration,
+                SystemicWeight = r.Dbl(selector, "systemic_weight", "selector.systemic_weight", 0, 1) ?? defaultSelector.SystemicWeight,
+                PolicyOnlyWeight = r.Dbl(selector, "policy_only_weight", "selector.policy_only_weight", 0, 1) ?? defaultSelector.PolicyOnlyWeight,
+                RmOnlyWeight = r.Dbl(selector, "rm_only_weight", "selector.rm_only_weight", 0, 1) ?? defaultSelector.RmOnlyWeight,
+            },
+            RewardMargin = r.Dbl(taxonomy, "reward_margin", "taxonomy.reward_margin", 0, 1e6) ?? 0,
+        };
+
+        var catalog = r.Str(root, "catalog", "catalog");
+        return new ProbeConfig
+        {
+            Source = source,
+            RunId = r.Str(root, "run", "run") is string id
+                ? (id.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_' or '.') && id.Length > 0 ? id : throw r.Error("run", "must use letters, digits, '-', '_' or '.'"))
+                : Path.GetFileNameWithoutExtension(source),
+            StorePath = r.PathOf(r.Str(root, "store", "store") ?? "ares-runs.db"),
+            CatalogPath = catalog is null or "default" ? null : r.PathOf(catalog),
+            SandboxRoot = r.Str(root, "sandbox_root", "sandbox_root") is string sr ? r.PathOf(sr) : null,
+            Policy = r.Model(root["policy"], "policy") ?? throw r.Error("policy", "is required (a path, \"sandbox:NAME\" or {\"endpoint\": …, \"model\": …})"),
+            RewardModel = r.Model(root["reward_model"], "reward_model") is { } rm
+                ? (rm is EndpointModelSpec ? throw r.Error("reward_model", "must be a local model or \"sandbox:NAME\" (reward models are scored locally)") : rm)
+                : throw r.Error("reward_model", "is required (a path to a *ForSequenceClassification model, or \"sandbox:NAME\")"),
+            Judge = r.Judge(root["judge"]),
+            Mentor = r.Mentor(root["mentor"]),
+            Options = options,
+            NormalisedJson = root.ToJsonString(),
+        };
+    }
+
+    sealed class Reader(string source, string baseDir)
+    {
+        public ProbeConfigException Error(string field, string what) => new($"{source}: field '{field}' {what}");
+
+        public string PathOf(string p) => Path.GetFullPath(Path.Combine(baseDir, p));
+
+        public void Known(JsonObject? o, string prefix, params string[] names)
+        {
+            if (o is null) return;
+            foreach (var (key, _) in o)
+                if (!names.Contains(key)) throw new ProbeConfigException($"{source}: unknown field '{prefix}{key}' (expected one of {string.Join(", ", names)})");
+        }
+
+        public JsonObject? Obj(JsonObject o, string key) => o[key] switch
+        {
+            null => null,
+            JsonObject x => x,
+            _ => throw Error(key, "must be an object"),
+        };
+
+        public string? Str(JsonObject? o, string key, string field) => o?[key] switch
+        {
+            null => null,
+            JsonValue v when v.TryGetValue<string>(out var s) && s.Length > 0 => s,
+            _ => throw Error(field, "must be a non-empty string"),
+        };
+
+        public long? Long(JsonObject? o, string key, string field) => o?[key] switch
+        {
+            null => null,
+            JsonValue v when v.TryGetValue<long>(out var x) => x,
+            _ => throw Error(field, "must be an integer"),
+        };
+
+        public int? Int(JsonObject? o, string key, string field, int min) => o?[key] switch
+        {
+            null => null,
+            JsonValue v when v.TryGetValue<int>(out var x) && x >= min => x,
+            _ => throw Error(field, $"must be an integer ≥ {min}"),
+        };
+
+        public double? Dbl(JsonObject? o, string key, string field, double min, double max) => o?[key] switch
+        {
+            null => null,
+            JsonValue v when v.TryGetValue<double>(out var x) && x >= min && x <= max => x,
+            _ => throw Error(field, $"must be a number in [{min}, {max}]"),
+        };
+
+        public ModelSpec? Model(JsonNode? node, string field)
+        {
+            switch (node)
+            {
+                case null: return null;
+                case JsonValue v when v.TryGetValue<string>(out var s) && s.Length > 0:
+                    if (s.StartsWith("sandbox:", StringComparison.Ordinal))
+                        return s.Length > "sandbox:".Length ? new SandboxModelSpec(s["sandbox:".Length..]) : throw Error(field, "names no sandbox world (expected \"sandbox:NAME\", e.g. \"sandbox:default\")");
+                    return new LocalModelSpec(PathOf(s));
+                case JsonObject o when o.ContainsKey("endpoint"):
+                    Known(o, field + ".", "endpoint", "model", "api_key_env", "concurrency", "timeout_s", "max_retries");
+                    var url = Str(o, "endpoint", field + ".endpoint")!;
+                    if (!Uri.TryCreate(url, UriKind.Absolute, out var uri) || uri.Scheme is not ("http" or "https"))
+                        throw Error(field + ".endpoint", $"must be an http(s) URL, got '{url}'");
+                    return new EndpointModelSpec(url, Str(o, "model", field + ".model") ?? throw Error(field + ".model", "is required with an endpoint"),
+                        Str(o, "api_key_env", field + ".api_key_env"),
+                        Int(o, "concurrency", field + ".concurrency", 1) ?? 4,
+                        Dbl(o, "timeout_s", field + ".timeout_s", 0.001, 3600) ?? 60,
+                        o["max_retries"] is null ? 4 : Int(o, "max_retries", field + ".max_retries", 0)!.Value);
+                case JsonObject o when o.ContainsKey("path"):
+                    Known(o, field + ".", "path", "chat_format");
+                    return new LocalModelSpec(PathOf(Str(o, "path", field + ".path")!), Str(o, "chat_format", field + ".chat_format"));
+                default:
+                    throw Error(field, "must be a path, \"sandbox:NAME\", {\"path\": …} or {\"endpoint\": …, \"model\": …}");
+            }
+        }
+
+        public JudgeSpec Judge(JsonNode? node)
+        {
+            switch (node)
+            {
+                case null: throw Error("judge", "is required (\"refusal\", \"sandbox:NAME\", {\"type\": \"classifier\", \"model\": …} or {\"type\": \"guard\", \"model\": …})");
+                case JsonValue v when v.TryGetValue<string>(out var s) && s == "refusal": return new JudgeSpec(JudgeKind.Refusal, null);
+                case JsonValue v when v.TryGetValue<string>(out var s) && s.StartsWith("sandbox:", StringComparison.Ordinal):
+                    return new JudgeSpec(JudgeKind.Classifier, Model(v, "judge"));
+                case JsonObject o:
+                    Known(o, "judge.", "type", "model");
+                    var kind = Str(o, "type", "judge.type") switch
+                    {
+                        "refusal" => JudgeKind.Refusal,
+                        "classifier" => JudgeKind.Classifier,
+                        "guard" => JudgeKind.Guard,
+                        var t => throw Error("judge.type", $"must be refusal, classifier or guard, got '{t}'"),
+                    };
+                    var model = Model(o["model"], "judge.model");
+                    if (kind != JudgeKind.Refusal && model is null) throw Error("judge.model", $"is required for a {Str(o, "type", "judge.type")} judge");
+                    if (kind == JudgeKind.Classifier && model is EndpointModelSpec) throw Error("judge.model", "must be local for a classifier judge (use type \"guard\" for an endpoint)");
+                    return new JudgeSpec(kind, model);
+                default:
+                    throw Error("judge", "must be \"refusal\", \"sandbox:NAME\" or an object with \"type\"");
+            }
+        }
+
+        public MentorSpec Mentor(JsonNode? node)
+        {
+            switch (node)
+            {
+                case null: return new MentorSpec(null, 3);
+                case JsonValue v when v.TryGetValue<string>(out var s) && s == "template": return new MentorSpec(null, 3);
+                case JsonObject o:
+                    Known(o, "mentor.", "type", "model", "max_attempts");
+                    var type = Str(o, "type", "mentor.type") ?? "llm";
+                    var attempts = Int(o, "max_attempts", "mentor.max_attempts", 1) ?? 3;
+                    return type switch
+                    {
+                        "template" => new MentorSpec(null, attempts),
+                        "llm" => new MentorSpec(Model(o["model"], "mentor.model") ?? throw Error("mentor.model", "is required for an LLM mentor"), attempts),
+                        _ => throw Error("mentor.type", $"must be template or llm, got '{type}'"),
+                    };
+                default:
+                    throw Error("mentor", "must be \"template\" or {\"type\": \"llm\", \"model\": …}");
+            }
+        }
+    }
+}
+
+/// <summary>A probe config that does not validate; the message names the file and the field.</summary>
+internal sealed class ProbeConfigException(string message) : Exception(message);
