@@ -99,3 +99,32 @@ public class ProberTests
         public void Dispose() { }
     }
 }
+
+public class PlantedWeaknessReportTests
+{
+    static ProbeCase Case(int i, string tactic, FailureClass? observed) => new()
+    {
+        Index = i, Components = new ComponentTuple("t", "p", tactic, "g"), Seed = i, CreatedUtc = DateTime.UtcNow, Class = observed,
+    };
+
+    [Fact]
+    public void Weaknesses_are_found_by_majority_and_unprobed_ones_count_as_missed()
+    {
+        var planted = new Dictionary<string, FailureClass> { ["hyp"] = FailureClass.Systemic, ["fic"] = FailureClass.Systemic, ["role"] = FailureClass.PolicyOnly, ["never"] = FailureClass.Systemic };
+        FailureClass Expected(ComponentTuple t) => planted.GetValueOrDefault(t.Tactic, FailureClass.Robust);
+        var cases = new List<ProbeCase>
+        {
+            Case(0, "hyp", FailureClass.Systemic), Case(1, "hyp", FailureClass.Systemic), Case(2, "hyp", FailureClass.PolicyOnly),
+            Case(3, "fic", FailureClass.Systemic), Case(4, "fic", FailureClass.Robust), Case(5, "fic", FailureClass.Robust),
+            Case(6, "role", FailureClass.PolicyOnly), Case(7, "direct", FailureClass.Robust), Case(8, "direct", FailureClass.Systemic),
+            Case(9, "hyp", FailureClass.Unscored), Case(10, "hyp", null),
+        };
+        var r = PlantedWeaknessReport.Build(cases, Expected, planted);
+        Assert.Equal([("fic", false), ("hyp", true), ("never", false), ("role", true)], r.Weaknesses.Select(w => (w.Tactic, w.Found)));
+        Assert.Equal((1, 3), (r.WeaknessRecall(FailureClass.Systemic)!.Value.Successes, r.WeaknessRecall(FailureClass.Systemic)!.Value.Trials));
+        Assert.Null(r.WeaknessRecall(FailureClass.RmOnly));
+        Assert.Equal((3, 6), (r.CaseRecall[FailureClass.Systemic].Successes, r.CaseRecall[FailureClass.Systemic].Trials));
+        Assert.Equal((1, 2), (r.CaseRecall[FailureClass.Robust].Successes, r.CaseRecall[FailureClass.Robust].Trials));
+        Assert.Equal(1, r.Confusion[(FailureClass.Robust, FailureClass.Systemic)]);
+    }
+}
