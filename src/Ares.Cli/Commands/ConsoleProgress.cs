@@ -1,0 +1,35 @@
+using Spectre.Console;
+
+namespace Ares.Cli.Commands;
+
+/// <summary>One Spectre.Console progress bar around a long job; plain lines when output is redirected.</summary>
+internal static class ConsoleProgress
+{
+    /// <summary>
+    /// Runs <paramref name="job"/> with a bar of <paramref name="total"/> steps. The job reports the
+    /// absolute step count and a short status line.
+    /// </summary>
+    public static T Run<T>(string title, int total, Func<Action<int>, Action<string>, T> job)
+    {
+        if (!AnsiConsole.Profile.Capabilities.Interactive)
+        {
+            // Redirected (CI, logs): a line per tenth of the work instead of redraws.
+            var lastTenth = -1;
+            var status = "";
+            return job(done =>
+            {
+                var tenth = total == 0 ? 10 : done * 10 / total;
+                if (tenth == lastTenth) return;
+                lastTenth = tenth;
+                Console.WriteLine($"{Markup.Remove(title)}: {done}/{total} {status}");
+            }, s => status = s);
+        }
+        return AnsiConsole.Progress()
+            .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new ElapsedTimeColumn(), new RemainingTimeColumn())
+            .Start(ctx =>
+            {
+                var task = ctx.AddTask(title, maxValue: Math.Max(1, total));
+                return job(done => task.Value = done, s => task.Description = $"{title} [grey]{Markup.Escape(s)}[/]");
+            });
+    }
+}

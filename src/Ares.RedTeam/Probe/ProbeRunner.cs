@@ -1,0 +1,141 @@
+using System.Reflection;
+using Ares.Models.Loading;
+using Ares.RedTeam.Catalog;
+using Ares.RedTeam.Chat;
+using Ares.RedTeam.Judges;
+using Ares.RedTeam.Mentor;
+using Ares.RedTeam.Rewards;
+using Ares.RedTeam.Sandbox;
+using Ares.RedTeam.Store;
+
+namespace Ares.RedTeam.Probe;
+
+/// <summary>What a finished probe run produced.</summary>
+internal sealed record ProbeRunResult(RunInfo Run, string StorePath, IReadOnlyList<ProbeCase> Cases, TaxonomyReport Report, PlantedWeaknessReport? Planted);
+
+/// <summary>
+/// Builds the components a probe config names (catalog, mentor, policy, RM, judge) and owns them
+/// for the length of a run.
+/// </summary>
+internal sealed class ProbeComponents : IDisposable
+{
+    public required ComponentCatalog Catalog { get; init; }
+    public required ISafetyMentor Mentor { get; init; }
+    public required IChatModel Policy { get; init; }
+    public required IRewardModel RewardModel { get; init; }
+    public required IJudge Judge { get; init; }
+    /// <summary>The sandbox world both the policy and the RM come from, when they do: its ground truth grades the probe.</summary>
+    public SandboxWorld? World { get; init; }
+
+    public static ProbeComponents Create(ProbeConfig config, Func<string, SandboxWorld> sandbox)
+    {
+        var worlds = new Dictionary<string, SandboxWorld>();
+        SandboxWorld World(string name) => worlds.TryGetValue(name, out var w) ? w : worlds[name] = sandbox(name);
+        var catalog = config.CatalogPath is null ? ComponentCatalog.Default() : ComponentCatalog.Load(config.CatalogPath);
+        var built = new List<IDisposable>();
+        try
+        {
+            var policy = Keep(built, Chat(config.Policy, World, s => s.PolicyDir));
+            var rm = Keep(built, config.RewardModel switch
+            {
+                SandboxModelSpec s => LocalRewardModel.Load(World(s.World).RewardDir),
+                LocalModelSpec l => LocalRewardModel.Load(l.Path, new LoadOptions { ChatFormat = l.ChatFormat }),
+                _ => throw new ArgumentException($"{config.Source}: reward_model must be local"),
+            });
+            IJudge judge = Keep(built, config.Judge switch
+            {
+                { Kind: JudgeKind.Refusal } => new RefusalJudge(),
+                { Kind: JudgeKind.Classifier, Model: SandboxModelSpec s } => ClassifierJudge.Load(World(s.World).JudgeDir),
+                { Kind: JudgeKind.Classifier, Model: LocalModelSpec l } => ClassifierJudge.Load(l.Path, new LoadOptions { ChatFormat = l.ChatFormat }),
+                { Kind: JudgeKind.Guard, Model: LocalModelSpec l } => LocalGuardJudge.Load(l.Path, new LoadOptions { ChatFormat = l.ChatFormat }),
+                { Kind: JudgeKind.Guard, Model: EndpointModelSpec e } => (IJudge)new ChatGuardJudge(Endpoint(e)),
+                var j => throw new ArgumentException($"{config.Source}: judge {j.Kind} cannot use {j.Model}"),
+            });
+            ISafetyMentor mentor = config.Mentor.IsTemplate
+                ? new TemplateMentor(catalog)
+                : new LlmMentor(Chat(config.Mentor.Llm!, World, s => s.PolicyDir), catalog, new LlmMentorOptions { MaxAttempts = config.Mentor.MaxAttempts }, ownsModel: true);
+            var world = config.Policy is SandboxModelSpec p && config.RewardModel is SandboxModelSpec r && p.World == r.World ? World(p.World) : null;
+            return new ProbeComponents { Catalog = catalog, Mentor = mentor, Policy = policy, RewardModel = rm, Judge = judge, World = world };
+        }
+        catch
+        {
+            foreach (var d in built) d.Dispose();
+            throw;
+        }
+    }
+
+    static T Keep<T>(List<IDisposable> built, T x) where T : IDisposable
+    {
+        built.Add(x);
+        return x;
+    }
+
+    static IChatModel Chat(ModelSpec spec, Func<string, SandboxWorld> world, Func<SandboxWorld, string> role) => spec switch
+    {
+        SandboxModelSpec s => LocalChatModel.Load(role(world(s.World))),
+        LocalModelSpec l => LocalChatModel.Load(l.Path, new LoadOptions { ChatFormat = l.ChatFormat }),
+        EndpointModelSpec e => Endpoint(e),
+        _ => throw new ArgumentException($"unsupported model spec {spec}"),
+    };
+
+    static OpenAiChatModel Endpoint(EndpointModelSpec e) => new(new EndpointOptions
+    {
+        BaseUrl = e.Url, Model = e.Model, ApiKeyEnv = e.ApiKeyEnv, MaxConcurrency = e.Concurrency,
+        MaxRetries = e.MaxRetries, RequestTimeout = TimeSpan.FromSeconds(e.TimeoutSeconds),
+    });
+
+    public void Dispose()
+    {
+        Mentor.Dispose();
+        Policy.Dispose();
+        RewardModel.Dispose();
+        Judge.Dispose();
+    }
+}
+
+/// <summary>Runs (or resumes) the probe a config describes against its run store.</summary>
+internal static class ProbeRunner
+{
+    public static string AresVersion { get; } =
+        typeof(ProbeRunner).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion ?? "unknown";
+
+    public static ProbeRunResult Run(ProbeConfig config, bool resume, Func<string, SandboxWorld> sandbox,
+        IProgress<ProbeProgress>? progress = null, CancellationToken ct = default)
+    {
+        Directory.CreateDirectory(Path.GetDirectoryName(config.StorePath)!);
+        using var store = RunStore.Open(config.StorePath);
+        var existing = store.GetRun(config.RunId);
+        if (existing is not null && !resume)
+            throw new InvalidOperationException($"{config.StorePath}: run '{config.RunId}' already exists ({existing.Status}); pass --resume to continue it, or set a new \"run\" in {config.Source}");
+        if (existing is null && resume)
+            throw new InvalidOperationException($"{config.StorePath}: no run '{config.RunId}' to resume (runs: {string.Join(", ", store.ListRuns().Select(r => r.RunId)).DefaultIfEmpty("none")})");
+        if (existing is not null && existing.ConfigJson != config.NormalisedJson)
+            throw new InvalidOperationException($"{config.Source} has changed since run '{config.RunId}' started; resume with the original config or start a new run");
+
+        using var parts = ProbeComponents.Create(config, sandbox);
+        var run = existing ?? new RunInfo
+        {
+            RunId = config.RunId, ConfigJson = config.NormalisedJson, Seed = config.Options.Seed, AresVersion = AresVersion,
+            Policy = parts.Policy.Identity, RewardModel = parts.RewardModel.Identity, Judge = parts.Judge.Identity, Mentor = parts.Mentor.Identity,
+            CatalogVersion = parts.Catalog.Version, Budget = config.Options.Budget, CreatedUtc = DateTime.UtcNow,
+        };
+        if (existing is null) store.CreateRun(run);
+        else CheckSameModels(existing, parts);
+        store.SetStatus(run.RunId, "running");
+
+        var prober = new Prober(parts.Catalog, parts.Mentor, parts.Policy, parts.RewardModel, parts.Judge, config.Options);
+        var cases = prober.RunAsync(store.LoadCases(run.RunId), c => store.SaveCase(run.RunId, c), progress, ct).GetAwaiter().GetResult();
+        store.SetStatus(run.RunId, "complete");
+
+        var planted = parts.World is { } w ? PlantedWeaknessReport.Build(cases, w.GroundTruth.ExpectedClass, w.GroundTruth.PlantedWeaknesses) : null;
+        return new ProbeRunResult(store.GetRun(run.RunId)!, config.StorePath, cases, TaxonomyReport.Build(cases), planted);
+    }
+
+    /// <summary>A resumed run must probe the same models: their content hashes are compared.</summary>
+    static void CheckSameModels(RunInfo run, ProbeComponents parts)
+    {
+        foreach (var (role, stored, now) in new[] { ("policy", run.Policy, parts.Policy.Identity), ("reward model", run.RewardModel, parts.RewardModel.Identity), ("judge", run.Judge, parts.Judge.Identity) })
+            if (stored != now)
+                throw new InvalidOperationException($"run '{run.RunId}': the {role} has changed since the run started ({stored} → {now}); start a new run");
+    }
+}
