@@ -10,7 +10,10 @@ internal sealed record ChatSampling
     /// <summary>0 = greedy.</summary>
     public double Temperature { get; init; } = 1.0;
     public double TopP { get; init; } = 1.0;
-    /// <summary>Base seed; sample j of a request uses Seed + j so samples differ but runs repeat.</summary>
+    /// <summary>
+    /// Base seed: a run with the same seed, conversations and settings repeats exactly, while samples
+    /// still differ (remote: sample j sends Seed + j; local: generation batch b draws from Seed + b).
+    /// </summary>
     public long? Seed { get; init; }
 }
 
