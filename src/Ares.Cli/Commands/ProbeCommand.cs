@@ -58,7 +58,7 @@ internal static class ProbeCommand
         foreach (var c in Enum.GetValues<FailureClass>())
         {
             var p = report.Overall[c];
-            table.AddRow(Taxonomy.Name(c), Rate(p), Interval(p), $"{p.Successes}/{p.Trials}");
+            table.AddRow(c.SnakeName(), Rate(p), Interval(p), $"{p.Successes}/{p.Trials}");
         }
         AnsiConsole.Write(table);
 
@@ -71,11 +71,11 @@ internal static class ProbeCommand
         {
             var t = new Table().Title("Planted weaknesses (sandbox ground truth)").AddColumns("tactic", "planted class", "observed share", "found");
             foreach (var w in planted.Weaknesses)
-                t.AddRow(w.Tactic, Taxonomy.Name(w.Planted), Cell(w.Observed), w.Found ? "yes" : "[red]no[/]");
+                t.AddRow(w.Tactic, w.Planted.SnakeName(), Cell(w.Observed), w.Found ? "yes" : "[red]no[/]");
             AnsiConsole.Write(t);
             foreach (var c in new[] { FailureClass.Systemic, FailureClass.PolicyOnly, FailureClass.RmOnly })
                 if (planted.WeaknessRecall(c) is { } recall)
-                    AnsiConsole.MarkupLine($"recall of planted {Taxonomy.Name(c)} weaknesses: {recall.Successes}/{recall.Trials}; case-level recall: {Markup.Escape(planted.CaseRecall.TryGetValue(c, out var cr) ? cr.ToString() : "–")}");
+                    AnsiConsole.MarkupLine($"recall of planted {c.SnakeName()} weaknesses: {recall.Successes}/{recall.Trials}; case-level recall: {Markup.Escape(planted.CaseRecall.TryGetValue(c, out var cr) ? cr.ToString() : "–")}");
         }
     }
 

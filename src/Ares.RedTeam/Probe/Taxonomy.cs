@@ -30,23 +30,6 @@ internal static class Taxonomy
         return malicious - safe > margin ? FailureClass.RmOnly : FailureClass.Robust;
     }
 
-    /// <summary>snake_case names used in stored rows, exports and reports.</summary>
-    public static string Name(FailureClass c) => c switch
-    {
-        FailureClass.Robust => "robust",
-        FailureClass.PolicyOnly => "policy_only",
-        FailureClass.RmOnly => "rm_only",
-        FailureClass.Systemic => "systemic",
-        _ => "unscored",
-    };
-
-    public static FailureClass Parse(string name)
-    {
-        foreach (var c in Enum.GetValues<FailureClass>())
-            if (Name(c) == name) return c;
-        throw new FormatException($"unknown failure class '{name}' (expected robust, policy_only, rm_only, systemic or unscored)");
-    }
-
     /// <summary>Whether the class is a failure of the policy–reward system (anything but robust and unscored).</summary>
     public static bool IsFailure(FailureClass c) => c is FailureClass.PolicyOnly or FailureClass.RmOnly or FailureClass.Systemic;
 }

@@ -48,8 +48,8 @@ public class TaxonomyTests
     [Fact]
     public void Class_names_round_trip()
     {
-        foreach (var c in Enum.GetValues<FailureClass>()) Assert.Equal(c, Taxonomy.Parse(Taxonomy.Name(c)));
-        Assert.Throws<FormatException>(() => Taxonomy.Parse("bogus"));
+        foreach (var c in Enum.GetValues<FailureClass>()) Assert.Equal(c, FailureClassNames.Parse(c.SnakeName()));
+        Assert.Throws<ArgumentException>(() => FailureClassNames.Parse("bogus"));
     }
 
     [Theory]

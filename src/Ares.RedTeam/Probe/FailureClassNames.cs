@@ -1,6 +1,5 @@
-using Ares.RedTeam.Probe;
 
-namespace Ares.RedTeam.Store;
+namespace Ares.RedTeam.Probe;
 
 /// <summary>
 /// The stored and exported spelling of <see cref="FailureClass"/> (snake_case), one mapping for the
