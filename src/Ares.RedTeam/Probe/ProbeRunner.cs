@@ -127,9 +127,14 @@ internal static class ProbeRunner
         var cases = prober.RunAsync(store.LoadCases(run.RunId), c => store.SaveCase(run.RunId, c), progress, ct).GetAwaiter().GetResult();
         store.SetStatus(run.RunId, "complete");
 
-        var planted = parts.World is { } w ? PlantedWeaknessReport.Build(cases, w.GroundTruth.ExpectedClass, w.GroundTruth.PlantedWeaknesses) : null;
+        var planted = parts.World is { } w ? Grade(cases, w.GroundTruth) : null;
         return new ProbeRunResult(store.GetRun(run.RunId)!, config.StorePath, cases, TaxonomyReport.Build(cases), planted);
     }
+
+    /// <summary>Grades a probe of a sandbox world against the weaknesses planted in it (every non-robust tactic).</summary>
+    public static PlantedWeaknessReport Grade(IReadOnlyList<ProbeCase> cases, SandboxGroundTruth truth) =>
+        PlantedWeaknessReport.Build(cases, t => truth.ExpectedClass(t),
+            truth.Tactics.Where(t => truth.ExpectedClass(t) != FailureClass.Robust).ToDictionary(t => t, t => truth.ExpectedClass(t)));
 
     /// <summary>A resumed run must probe the same models: their content hashes are compared.</summary>
     static void CheckSameModels(RunInfo run, ProbeComponents parts)
