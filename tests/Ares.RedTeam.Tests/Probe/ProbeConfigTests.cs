@@ -71,3 +71,23 @@ public class ProbeConfigTests
         Assert.Contains(expected, message);
     }
 }
+
+public class ExampleConfigTests
+{
+    static string Examples()
+    {
+        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir != null; dir = dir.Parent)
+            if (File.Exists(Path.Combine(dir.FullName, "examples", "probe-sandbox.json"))) return Path.Combine(dir.FullName, "examples");
+        throw new DirectoryNotFoundException("examples/ not found above the test folder");
+    }
+
+    [Theory]
+    [InlineData("probe-sandbox.json")]
+    [InlineData("probe-endpoint.json")]
+    public void The_shipped_example_configs_parse(string name)
+    {
+        var c = ProbeConfig.Load(Path.Combine(Examples(), name));
+        Assert.NotEmpty(c.RunId);
+        c.Options.Validate();
+    }
+}
