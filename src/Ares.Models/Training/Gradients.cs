@@ -1,3 +1,4 @@
+using Ares.Models.Nn;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 
@@ -17,6 +18,18 @@ internal static class Gradients
         var withGrad = parameters.Where(p => p.grad is not null).ToList();
         if (withGrad.Count == 0) return 0;
         return nn.utils.clip_grad_norm_(withGrad, maxNorm > 0 ? maxNorm : double.PositiveInfinity);
+    }
+
+    /// <summary>
+    /// The parameters a trainer updates (requires_grad), refusing non-fp32 ones: pure-bf16 AdamW rounds
+    /// most updates away, so a bf16 base trains through fp32 LoRA adapters.
+    /// </summary>
+    public static List<Parameter> TrainableFp32(CausalLM model)
+    {
+        foreach (var (name, p) in model.named_parameters())
+            if (p.requires_grad && p.dtype is not (ScalarType.Float32 or ScalarType.Float64))
+                throw new NotSupportedException($"trainable parameter '{name}' is {p.dtype}: train fp32 parameters, e.g. LoRA adapters over a bf16 base");
+        return model.parameters().Where(p => p.requires_grad).ToList();
     }
 }
 
