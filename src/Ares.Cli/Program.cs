@@ -15,6 +15,7 @@ internal static class Program
         root.Add(TokenizeCommand.Create());
         root.Add(ModelCommand.Create());
         root.Add(BenchCommand.Create());
+        root.Add(SandboxCommand.Create());
         return root.Parse(args).Invoke();
     }
 }
