@@ -15,6 +15,8 @@ internal static class Program
         root.Add(TokenizeCommand.Create());
         root.Add(ModelCommand.Create());
         root.Add(BenchCommand.Create());
+        root.Add(SandboxCommand.Create());
+        root.Add(ProbeCommand.Create());
         root.Add(ExportCommand.Create());
         return root.Parse(args).Invoke();
     }

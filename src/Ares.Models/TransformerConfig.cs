@@ -44,6 +44,8 @@ internal sealed record TransformerConfig
     public int? PadTokenId { get; init; }
     /// <summary>Outputs of a `*ForSequenceClassification` head (`score.weight`); null for a causal LM.</summary>
     public int? NumLabels { get; init; }
+    /// <summary>Class names of the score head (config.json `id2label`), e.g. ["safe", "unsafe"]; null = HF's default LABEL_i.</summary>
+    public IReadOnlyList<string>? LabelNames { get; init; }
     /// <summary>dtype the checkpoint declares (informational; compute dtype is chosen at load).</summary>
     public string TorchDtype { get; init; } = "float32";
 
@@ -76,6 +78,7 @@ internal sealed record TransformerConfig
         Need(HiddenAct is "silu" or "gelu_new" or "gelu" or "gelu_pytorch_tanh", $"hidden_act = '{HiddenAct}' is not supported (silu, gelu, gelu_new, gelu_pytorch_tanh)");
         Need(Architecture != Architecture.Gpt2 || NumHeads * HeadDim == HiddenSize, $"n_embd = {HiddenSize} must equal n_head × head_dim");
         Need(NumLabels is null or (> 0 and <= 65_536), $"num_labels = {NumLabels} is out of range");
+        Need(LabelNames is null || LabelNames.Count == NumLabels, $"id2label has {LabelNames?.Count} names but num_labels = {NumLabels}");
     }
 
     // ---------------------------------------------------------------- HF config.json
@@ -96,6 +99,7 @@ internal sealed record TransformerConfig
         cfg = cfg with
         {
             NumLabels = numLabels,
+            LabelNames = numLabels is int n ? ReadLabelNames(j, n) : null,
             BosTokenId = Int(j, "bos_token_id", path),
             EosTokenIds = IdList(j, "eos_token_id", path),
             PadTokenId = Int(j, "pad_token_id", path),
@@ -212,8 +216,9 @@ internal sealed record TransformerConfig
         if (NumLabels is int n)
         {
             j["num_labels"] = n;
-            j["id2label"] = new JsonObject(Enumerable.Range(0, n).Select(i => KeyValuePair.Create($"{i}", (JsonNode?)JsonValue.Create($"LABEL_{i}"))));
-            j["label2id"] = new JsonObject(Enumerable.Range(0, n).Select(i => KeyValuePair.Create($"LABEL_{i}", (JsonNode?)JsonValue.Create(i))));
+            string Name(int i) => LabelNames?[i] ?? $"LABEL_{i}";
+            j["id2label"] = new JsonObject(Enumerable.Range(0, n).Select(i => KeyValuePair.Create($"{i}", (JsonNode?)JsonValue.Create(Name(i)))));
+            j["label2id"] = new JsonObject(Enumerable.Range(0, n).Select(i => KeyValuePair.Create(Name(i), (JsonNode?)JsonValue.Create(i))));
         }
         if (BosTokenId is int b) j["bos_token_id"] = b;
         if (EosTokenIds.Length == 1) j["eos_token_id"] = EosTokenIds[0];
@@ -221,6 +226,19 @@ internal sealed record TransformerConfig
         if (PadTokenId is int p) j["pad_token_id"] = p;
         j["torch_dtype"] = TorchDtype;
         return j;
+    }
+
+    /// <summary>id2label's names in index order; null when absent or all HF defaults (LABEL_i). Names only label outputs, so a partial map is ignored.</summary>
+    static string[]? ReadLabelNames(JsonObject j, int n)
+    {
+        if (j["id2label"] is not JsonObject map) return null;
+        var names = new string[n];
+        for (int i = 0; i < n; i++)
+        {
+            if (map[$"{i}"] is not JsonValue v || !v.TryGetValue<string>(out var name)) return null;
+            names[i] = name;
+        }
+        return names.Select((x, i) => x == $"LABEL_{i}").All(d => d) ? null : names;
     }
 
     // Typed accessors that name the key and file on a type mismatch.

@@ -9,9 +9,9 @@ internal static class ConsoleProgress
     /// Runs <paramref name="job"/> with a bar of <paramref name="total"/> steps. The job reports the
     /// absolute step count and a short status line.
     /// </summary>
-    public static T Run<T>(string title, int total, Func<Action<int>, Action<string>, T> job)
+    public static T Run<T>(IAnsiConsole console, string title, int total, Func<Action<int>, Action<string>, T> job)
     {
-        if (!AnsiConsole.Profile.Capabilities.Interactive)
+        if (!console.Profile.Capabilities.Interactive)
         {
             // Redirected (CI, logs): a line per tenth of the work instead of redraws.
             var lastTenth = -1;
@@ -21,15 +21,15 @@ internal static class ConsoleProgress
                 var tenth = total == 0 ? 10 : done * 10 / total;
                 if (tenth == lastTenth) return;
                 lastTenth = tenth;
-                Console.WriteLine($"{Markup.Remove(title)}: {done}/{total} {status}");
+                console.WriteLine($"{title}: {done}/{total} {status}");
             }, s => status = s);
         }
-        return AnsiConsole.Progress()
+        return console.Progress()
             .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new ElapsedTimeColumn(), new RemainingTimeColumn())
             .Start(ctx =>
             {
-                var task = ctx.AddTask(title, maxValue: Math.Max(1, total));
-                return job(done => task.Value = done, s => task.Description = $"{title} [grey]{Markup.Escape(s)}[/]");
+                var task = ctx.AddTask(Markup.Escape(title), maxValue: Math.Max(1, total));
+                return job(done => task.Value = done, s => task.Description = $"{Markup.Escape(title)} [grey]{Markup.Escape(s)}[/]");
             });
     }
 }

@@ -1,6 +1,7 @@
 using System.CommandLine;
 using Ares.RedTeam.Catalog;
 using Ares.RedTeam.Probe;
+using Ares.RedTeam.Sandbox;
 using Spectre.Console;
 
 namespace Ares.Cli.Commands;
@@ -33,10 +34,23 @@ internal static class ProbeCommand
     static int Run(string configPath, bool resume)
     {
         var config = ProbeConfig.Load(configPath);
-        var result = ConsoleProgress.Run($"probe [bold]{Markup.Escape(config.RunId)}[/]", config.Options.Budget, (advance, describe) =>
-            ProbeRunner.Run(config, resume, SandboxCommand.Resolver(config.SandboxRoot), new Progress(advance, describe)));
-        Render(result);
+        var console = AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(Console.Out) });
+        // Sandbox worlds are built (or found cached) first, each with its own progress display.
+        foreach (var name in SandboxNames(config).Distinct())
+        {
+            var w = SandboxCommand.EnsureWithProgress(console, name, SandboxSpec.Default, config.SandboxRoot, force: false);
+            console.MarkupLine($"sandbox world [bold]{Markup.Escape(name)}[/]: {(w.Built ? "built" : "cached")} in {Markup.Escape(w.Directory)}");
+        }
+        var result = ConsoleProgress.Run(console, $"probe {config.RunId}", config.Options.Budget, (advance, describe) =>
+            ProbeRunner.Run(config, resume, name => SandboxWorld.Ensure(name, SandboxSpec.Default, config.SandboxRoot), new Progress(advance, describe)));
+        Render(console, result);
         return 0;
+    }
+
+    static IEnumerable<string> SandboxNames(ProbeConfig c)
+    {
+        foreach (var spec in new[] { c.Policy, c.RewardModel, c.Judge.Model, c.Mentor.Llm })
+            if (spec is SandboxModelSpec s) yield return s.World;
     }
 
     /// <summary>Synchronous progress: Progress&lt;T&gt; would post to the thread pool and race the bar's end.</summary>
@@ -49,10 +63,10 @@ internal static class ProbeCommand
         }
     }
 
-    internal static void Render(ProbeRunResult result)
+    internal static void Render(IAnsiConsole console, ProbeRunResult result)
     {
         var report = result.Report;
-        AnsiConsole.MarkupLine($"run [bold]{Markup.Escape(result.Run.RunId)}[/] in {Markup.Escape(result.StorePath)}: {report.Planned} cases, " +
+        console.MarkupLine($"run [bold]{Markup.Escape(result.Run.RunId)}[/] in {Markup.Escape(result.StorePath)}: {report.Planned} cases, " +
             $"{report.MentorFailures} mentor failures, {report.Responses} responses ({report.TargetErrors} target errors, {report.UnscoreableVerdicts} unscoreable verdicts)");
         var table = new Table().Title("Taxonomy (rate, Wilson 95% CI, count)").AddColumns("class", "rate", "95% CI", "cases");
         foreach (var c in Enum.GetValues<FailureClass>())
@@ -60,22 +74,22 @@ internal static class ProbeCommand
             var p = report.Overall[c];
             table.AddRow(c.SnakeName(), Rate(p), Interval(p), $"{p.Successes}/{p.Trials}");
         }
-        AnsiConsole.Write(table);
+        console.Write(table);
 
         var byTactic = new Table().Title("Failures by tactic").AddColumns("tactic", "cases", "systemic", "policy-only", "RM-only");
         foreach (var ((kind, id), rates) in report.ByComponent.Where(x => x.Key.Kind == ComponentKind.Tactic).OrderByDescending(x => x.Value[FailureClass.Systemic].Rate))
             byTactic.AddRow(id, rates.Cases.ToString(), Cell(rates[FailureClass.Systemic]), Cell(rates[FailureClass.PolicyOnly]), Cell(rates[FailureClass.RmOnly]));
-        AnsiConsole.Write(byTactic);
+        console.Write(byTactic);
 
         if (result.Planted is { } planted)
         {
             var t = new Table().Title("Planted weaknesses (sandbox ground truth)").AddColumns("tactic", "planted class", "observed share", "found");
             foreach (var w in planted.Weaknesses)
                 t.AddRow(w.Tactic, w.Planted.SnakeName(), Cell(w.Observed), w.Found ? "yes" : "[red]no[/]");
-            AnsiConsole.Write(t);
+            console.Write(t);
             foreach (var c in new[] { FailureClass.Systemic, FailureClass.PolicyOnly, FailureClass.RmOnly })
                 if (planted.WeaknessRecall(c) is { } recall)
-                    AnsiConsole.MarkupLine($"recall of planted {c.SnakeName()} weaknesses: {recall.Successes}/{recall.Trials}; case-level recall: {Markup.Escape(planted.CaseRecall.TryGetValue(c, out var cr) ? cr.ToString() : "–")}");
+                    console.MarkupLine($"recall of planted {c.SnakeName()} weaknesses: {recall.Successes}/{recall.Trials}; case-level recall: {Markup.Escape(planted.CaseRecall.TryGetValue(c, out var cr) ? cr.ToString() : "–")}");
         }
     }
 

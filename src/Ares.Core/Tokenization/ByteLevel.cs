@@ -24,6 +24,9 @@ internal static class ByteLevel
         }
     }
 
+    /// <summary>The alphabet character that stands for <paramref name="b"/>.</summary>
+    public static char CharOf(byte b) => ByteToChar[b];
+
     /// <summary>Text → its UTF-8 bytes written in the byte-level alphabet.</summary>
     public static string Encode(string text)
     {

@@ -163,6 +163,11 @@ internal static partial class ChatTemplates
 {
     public const string Names = "chatml, llama3, llama3.1, llama2, mistral, plain";
 
+    /// <summary>A plain ChatML Jinja template (Qwen2's, without a default system prompt), for tokenizers Ares writes itself.</summary>
+    public const string ChatMLJinja =
+        "{% for message in messages %}{{ '<|im_start|>' + message['role'] + '\\n' + message['content'] + '<|im_end|>' + '\\n' }}{% endfor %}"
+        + "{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}";
+
     /// <summary>
     /// The family of a Jinja chat template, recognised by its distinctive markers; <see cref="ChatFormat.Plain"/> when
     /// there is no template.

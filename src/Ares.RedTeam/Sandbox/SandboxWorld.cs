@@ -1,0 +1,128 @@
+using System.Text.Json;
+using Ares.RedTeam.Catalog;
+
+namespace Ares.RedTeam.Sandbox;
+
+/// <summary>world.json: what the world is (spec, ground truth), how it was built, and what it measured. Written last.</summary>
+internal sealed record SandboxWorldFile
+{
+    public const string CurrentFormat = "ares-sandbox-world/1";
+
+    public string Format { get; init; } = CurrentFormat;
+    public required string Name { get; init; }
+    public required string BuilderVersion { get; init; }
+    public required string SpecHash { get; init; }
+    public required string CatalogVersion { get; init; }
+    public required SandboxSpec Spec { get; init; }
+    public required SandboxGroundTruth GroundTruth { get; init; }
+    public required SandboxSelfCheck SelfCheck { get; init; }
+    public required DateTime CreatedUtc { get; init; }
+}
+
+/// <summary>
+/// The embedded default world Ares red-teams when no pretrained chat model is at hand: a policy, a
+/// reward model and a judge with planted weaknesses, built from scratch on first use and cached.
+/// Responsible for: where worlds live, the cache check and the atomic swap into place. Does not
+/// own: what is built (<see cref="SandboxBuilder"/>).
+/// </summary>
+internal sealed class SandboxWorld
+{
+    public required string Name { get; init; }
+    public required string Directory { get; init; }
+    public required SandboxWorldFile File { get; init; }
+    /// <summary>True when this call built the world; false on a cache hit.</summary>
+    public required bool Built { get; init; }
+
+    SandboxPaths Paths => SandboxPaths.In(Directory);
+    public string PolicyDir => Paths.Policy;
+    public string RewardDir => Paths.Reward;
+    public string JudgeDir => Paths.Judge;
+    public string DataDir => Paths.Data;
+    public SandboxGroundTruth GroundTruth => File.GroundTruth;
+    public SandboxSpec Spec => File.Spec;
+    public SandboxSelfCheck SelfCheck => File.SelfCheck;
+
+    /// <summary>$ARES_HOME/sandbox, else ~/.cache/ares/sandbox.</summary>
+    public static string DefaultRoot()
+    {
+        var home = Environment.GetEnvironmentVariable("ARES_HOME");
+        return string.IsNullOrWhiteSpace(home)
+            ? Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".cache", "ares", "sandbox")
+            : Path.Combine(home, "sandbox");
+    }
+
+    /// <summary>
+    /// The world <paramref name="name"/> under <paramref name="root"/>: loaded when its world.json has
+    /// this spec's hash and this builder's version, otherwise (or with <paramref name="force"/>) built
+    /// into a temporary directory beside it and renamed into place, so an interrupted build leaves
+    /// the previous world (or none), never half of one.
+    /// </summary>
+    public static SandboxWorld Ensure(string name = "default", SandboxSpec? spec = null, string? root = null, bool force = false,
+        Action<SandboxProgress>? progress = null, ComponentCatalog? catalog = null)
+    {
+        if (name.Length == 0 || !name.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_' or '.') || name.StartsWith('.'))
+            throw new ArgumentException($"sandbox world name '{name}' must be letters, digits, '-', '_' or '.', not starting with '.'");
+        spec ??= SandboxSpec.Default;
+        catalog ??= ComponentCatalog.Default();
+        root = Path.GetFullPath(root ?? DefaultRoot());
+        string dir = Path.Combine(root, name);
+        string hash = spec.Hash(catalog);
+        if (!force && TryLoad(dir) is { } cached && cached.File.SpecHash == hash && cached.File.BuilderVersion == SandboxBuilder.Version)
+            return cached;
+
+        System.IO.Directory.CreateDirectory(root);
+        RemoveStaleBuilds(root, name);
+        string staging = Path.Combine(root, $".{name}.tmp-{Guid.NewGuid():N}");
+        System.IO.Directory.CreateDirectory(staging);
+        try
+        {
+            var (_, check) = SandboxBuilder.Build(staging, spec, catalog, progress);
+            var file = new SandboxWorldFile
+            {
+                Name = name, BuilderVersion = SandboxBuilder.Version, SpecHash = hash, CatalogVersion = catalog.Version,
+                Spec = spec, GroundTruth = spec.GroundTruth(catalog), SelfCheck = check, CreatedUtc = DateTime.UtcNow,
+            };
+            System.IO.File.WriteAllText(SandboxPaths.In(staging).WorldFile, JsonSerializer.Serialize(file, SandboxJson.Options));
+            SwapIn(staging, dir);
+            return new SandboxWorld { Name = name, Directory = dir, File = file, Built = true };
+        }
+        catch
+        {
+            if (System.IO.Directory.Exists(staging)) System.IO.Directory.Delete(staging, recursive: true);
+            throw;
+        }
+    }
+
+    /// <summary>The world in <paramref name="dir"/>, or null when it has no readable world.json.</summary>
+    public static SandboxWorld? TryLoad(string dir)
+    {
+        string path = SandboxPaths.In(dir).WorldFile;
+        if (!System.IO.File.Exists(path)) return null;
+        try
+        {
+            var file = JsonSerializer.Deserialize<SandboxWorldFile>(System.IO.File.ReadAllText(path), SandboxJson.Options);
+            return file is { Format: SandboxWorldFile.CurrentFormat }
+                ? new SandboxWorld { Name = file.Name, Directory = Path.GetFullPath(dir), File = file, Built = false }
+                : null;
+        }
+        catch (JsonException) { return null; } // an unreadable world.json is a cache miss: the world is rebuilt
+    }
+
+    /// <summary>Staging directories of builds that were killed (older than an hour, so a build running beside us is left alone).</summary>
+    static void RemoveStaleBuilds(string root, string name)
+    {
+        foreach (var d in System.IO.Directory.GetDirectories(root, $".{name}.tmp-*").Concat(System.IO.Directory.GetDirectories(root, $"{name}.old-*")))
+            if (DateTime.UtcNow - System.IO.Directory.GetLastWriteTimeUtc(d) > TimeSpan.FromHours(1))
+                try { System.IO.Directory.Delete(d, recursive: true); }
+                catch (IOException) { } // best effort; another process may be removing it too
+    }
+
+    static void SwapIn(string staged, string target)
+    {
+        if (!System.IO.Directory.Exists(target)) { System.IO.Directory.Move(staged, target); return; }
+        string old = $"{target}.old-{Guid.NewGuid():N}";
+        System.IO.Directory.Move(target, old);
+        System.IO.Directory.Move(staged, target);
+        System.IO.Directory.Delete(old, recursive: true);
+    }
+}

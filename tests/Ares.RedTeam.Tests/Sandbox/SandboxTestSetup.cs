@@ -1,0 +1,13 @@
+using System.Runtime.CompilerServices;
+
+namespace Ares.RedTeam.Tests.Sandbox;
+
+internal static class SandboxTestSetup
+{
+    /// <summary>
+    /// One intra-op thread for this test assembly: the sandbox's models are so small that libtorch's
+    /// thread hand-offs cost more than they save on a busy 2-core machine (the small build ran 2× slower with 2).
+    /// </summary>
+    [ModuleInitializer]
+    internal static void SingleThreaded() => TorchSharp.torch.set_num_threads(1);
+}
