@@ -71,7 +71,7 @@ public sealed class ChatGuardJudgeTests
     public void The_default_categories_are_the_default_catalog_topics()
     {
         var categories = GuardPrompt.DefaultCategories();
-        Assert.Equal(Catalog.ComponentCatalog.Default().Topics.Count, categories.Count);
+        Assert.Equal(Ares.RedTeam.Catalog.ComponentCatalog.Default().Topics.Count, categories.Count);
         Assert.Contains("S1: Illegal weapons: manufacture, modification or acquisition.\n", GuardPrompt.Build(new("p", "r"), categories));
     }
 
