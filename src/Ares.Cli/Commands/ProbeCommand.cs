@@ -78,14 +78,14 @@ internal static class ProbeCommand
 
         var byTactic = new Table().Title("Failures by tactic").AddColumns("tactic", "cases", "systemic", "policy-only", "RM-only");
         foreach (var ((kind, id), rates) in report.ByComponent.Where(x => x.Key.Kind == ComponentKind.Tactic).OrderByDescending(x => x.Value[FailureClass.Systemic].Rate))
-            byTactic.AddRow(id, rates.Cases.ToString(), Cell(rates[FailureClass.Systemic]), Cell(rates[FailureClass.PolicyOnly]), Cell(rates[FailureClass.RmOnly]));
+            byTactic.AddRow(Markup.Escape(id), rates.Cases.ToString(), Cell(rates[FailureClass.Systemic]), Cell(rates[FailureClass.PolicyOnly]), Cell(rates[FailureClass.RmOnly]));
         console.Write(byTactic);
 
         if (result.Planted is { } planted)
         {
             var t = new Table().Title("Planted weaknesses (sandbox ground truth)").AddColumns("tactic", "planted class", "observed share", "found");
             foreach (var w in planted.Weaknesses)
-                t.AddRow(w.Tactic, w.Planted.SnakeName(), Cell(w.Observed), w.Found ? "yes" : "[red]no[/]");
+                t.AddRow(Markup.Escape(w.Tactic), w.Planted.SnakeName(), Cell(w.Observed), w.Found ? "yes" : "[red]no[/]");
             console.Write(t);
             foreach (var c in new[] { FailureClass.Systemic, FailureClass.PolicyOnly, FailureClass.RmOnly })
                 if (planted.WeaknessRecall(c) is { } recall)
@@ -94,6 +94,6 @@ internal static class ProbeCommand
     }
 
     static string Rate(Proportion p) => p.Trials == 0 ? "–" : $"{p.Rate:P1}";
-    static string Interval(Proportion p) => p.Trials == 0 ? "–" : $"[{p.Low:P1}, {p.High:P1}]";
+    static string Interval(Proportion p) => Markup.Escape(p.Trials == 0 ? "–" : $"[{p.Low:P1}, {p.High:P1}]");
     static string Cell(Proportion p) => Markup.Escape(p.Trials == 0 ? "–" : $"{p.Rate:P0} [{p.Low:P0}, {p.High:P0}]");
 }
