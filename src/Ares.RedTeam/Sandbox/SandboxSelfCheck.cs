@@ -1,7 +1,5 @@
-using Ares.Core.Tokenization;
 using Ares.Models.Generation;
 using Ares.Models.Loading;
-using Ares.RedTeam.Mentor;
 using static TorchSharp.torch;
 
 namespace Ares.RedTeam.Sandbox;

@@ -67,8 +67,7 @@ internal sealed class SandboxWorld
         root = Path.GetFullPath(root ?? DefaultRoot());
         string dir = Path.Combine(root, name);
         string hash = spec.Hash(catalog);
-        if (!force && TryLoad(dir) is { } cached && cached.File.SpecHash == hash && cached.File.BuilderVersion == SandboxBuilder.Version)
-            return cached;
+        if (!force && TryLoad(dir) is { } cached && cached.IsCurrent(hash)) return cached;
 
         System.IO.Directory.CreateDirectory(root);
         RemoveStaleBuilds(root, name);
@@ -92,6 +91,15 @@ internal sealed class SandboxWorld
             throw;
         }
     }
+
+    /// <summary>
+    /// A cache hit: built by this builder version from a spec with this hash, and every model
+    /// directory still holds its config, weights and tokenizer (a half-deleted world is rebuilt).
+    /// </summary>
+    public bool IsCurrent(string specHash) =>
+        File.SpecHash == specHash && File.BuilderVersion == SandboxBuilder.Version && System.IO.Directory.Exists(DataDir)
+        && new[] { PolicyDir, RewardDir, JudgeDir }.All(d => new[] { "config.json", "model.safetensors", "tokenizer.json" }
+            .All(f => System.IO.File.Exists(Path.Combine(d, f))));
 
     /// <summary>The world in <paramref name="dir"/>, or null when it has no readable world.json.</summary>
     public static SandboxWorld? TryLoad(string dir)

@@ -68,6 +68,28 @@ public class SandboxWorldTests(SmallWorldFixture fixture) : IClassFixture<SmallW
     }
 
     [Fact]
+    public void Another_spec_a_new_builder_or_a_missing_model_is_a_cache_miss()
+    {
+        var catalog = Ares.RedTeam.Catalog.ComponentCatalog.Default();
+        Assert.True(World.IsCurrent(SandboxSpec.Small.Hash(catalog)));
+        Assert.False(World.IsCurrent((SandboxSpec.Small with { Seed = 1 }).Hash(catalog)));
+        var older = new SandboxWorld { Name = World.Name, Directory = World.Directory, File = World.File with { BuilderVersion = "0" }, Built = false };
+        Assert.False(older.IsCurrent(World.File.SpecHash));
+        using var copy = new TempDirectory();
+        foreach (var f in Directory.GetFiles(World.Directory, "*", SearchOption.AllDirectories))
+        {
+            var to = Path.Combine(copy.Path, Path.GetRelativePath(World.Directory, f));
+            Directory.CreateDirectory(Path.GetDirectoryName(to)!);
+            File.Copy(f, to);
+        }
+        Assert.True(SandboxWorld.TryLoad(copy.Path)!.IsCurrent(World.File.SpecHash));
+        File.Delete(Path.Combine(copy.Path, "judge", "model.safetensors"));
+        Assert.False(SandboxWorld.TryLoad(copy.Path)!.IsCurrent(World.File.SpecHash));
+        File.WriteAllText(Path.Combine(copy.Path, "world.json"), "{ not json");
+        Assert.Null(SandboxWorld.TryLoad(copy.Path));
+    }
+
+    [Fact]
     public void The_policy_complies_only_under_its_weak_tactics()
     {
         var cases = HeldOut().Where(c => c.Tactic is "roleplay" or "fiction" or "direct" or "multi_step").ToList();
