@@ -125,12 +125,17 @@ public sealed class CliTests : IDisposable
             Reward = [.. truth.Tactics.Select(t => new Ares.RedTeam.Sandbox.RewardTacticCheck(t, truth.RmPrefersMalicious(t), 4, 3))],
             BuildSeconds = 12.5,
         };
-        var file = new Ares.RedTeam.Sandbox.SandboxWorldFile
+        var file = new Ares.RedTeam.Sandbox.SandboxManifest
         {
             Name = "cached", BuilderVersion = Ares.RedTeam.Sandbox.SandboxBuilder.Version, SpecHash = spec.Hash(catalog), CatalogVersion = catalog.Version,
             Spec = spec, GroundTruth = truth, SelfCheck = check, CreatedUtc = DateTime.UtcNow,
         };
-        Directory.CreateDirectory(Path.Combine(_dir, "cached"));
+        Directory.CreateDirectory(Path.Combine(_dir, "cached", "data"));
+        foreach (var model in new[] { "policy", "reward", "judge" })
+        {
+            Directory.CreateDirectory(Path.Combine(_dir, "cached", model));
+            foreach (var f in new[] { "config.json", "model.safetensors", "tokenizer.json" }) File.WriteAllText(Path.Combine(_dir, "cached", model, f), "");
+        }
         File.WriteAllText(Path.Combine(_dir, "cached", "world.json"), System.Text.Json.JsonSerializer.Serialize(file, Ares.RedTeam.Sandbox.SandboxJson.Options));
 
         var (code, stdout, stderr) = Run("sandbox", "build", "--spec", "small", "--root", _dir, "--name", "cached");
@@ -139,7 +144,7 @@ public sealed class CliTests : IDisposable
         Assert.Contains("judge accuracy: 10/10", stdout);
         Assert.Contains("hypothetical", stdout);
         Assert.Contains("below the aims", stdout);    // the RM matched 3 of 4 per tactic
-        Assert.Equal(["world.json"], Directory.GetFiles(Path.Combine(_dir, "cached")).Select(Path.GetFileName));
+        Assert.Equal(0, new FileInfo(Path.Combine(_dir, "cached", "policy", "model.safetensors")).Length);   // not rebuilt
     }
 
     [Fact]

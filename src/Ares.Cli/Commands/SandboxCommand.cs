@@ -53,7 +53,7 @@ internal static class SandboxCommand
                     if (current is not null) current.Value = current.MaxValue;
                 });
             var w = world!;
-            console.MarkupLine(w.Built ? $"[green]built[/] {Markup.Escape(w.Directory)}" : $"[green]cached[/] {Markup.Escape(w.Directory)} (spec {w.File.SpecHash[..12]}, built {w.File.CreatedUtc:u})");
+            console.MarkupLine(w.Built ? $"[green]built[/] {Markup.Escape(w.WorldDir)}" : $"[green]cached[/] {Markup.Escape(w.WorldDir)} (spec {w.Manifest.SpecHash[..12]}, built {w.Manifest.CreatedUtc:u})");
             Report(console, w);
             return 0;
         }));

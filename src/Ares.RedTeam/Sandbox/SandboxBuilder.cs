@@ -54,7 +54,10 @@ internal static class SandboxBuilder
         var corpus = SandboxCorpus.Build(spec, catalog);
 
         Say("tokenizer", $"learning {spec.VocabSize} byte-level BPE tokens");
-        var bpe = BpeTrainer.Train(corpus.TokenizerTexts(), new BpeTrainingOptions { VocabSize = spec.VocabSize, SpecialTokens = [EndOfText, ImStart, ImEnd] });
+        // Trained on the exchanges as the chat template lays them out, so role names and newlines merge as they will be encoded.
+        var chatml = ChatTemplates.Detect(ChatTemplates.ChatMLJinja);
+        var texts = corpus.TokenizerExchanges().Select(e => chatml.Format([new ChatMessage("user", e.Prompt), new ChatMessage("assistant", e.Response)], addGenerationPrompt: false));
+        var bpe = BpeTrainer.Train(texts, new BpeTrainingOptions { VocabSize = spec.VocabSize, SpecialTokens = [EndOfText, ImStart, ImEnd] });
         var fileOptions = new TokenizerFileOptions { EosToken = ImEnd, PadToken = EndOfText, ChatTemplate = ChatTemplates.ChatMLJinja, ModelMaxLength = spec.MaxPositions };
         string scratch = Path.Combine(dir, ".tokenizer");
         bpe.Save(scratch, fileOptions);
@@ -99,7 +102,7 @@ internal static class SandboxBuilder
         {
             LearningRate = spec.FineTuneLearningRate, Schedule = LrScheduleKind.Cosine, WarmupSteps = spec.WarmupSteps,
             MaxSteps = spec.RewardSteps, BatchSize = spec.BatchSize, MaxLength = spec.MaxPositions, Seed = spec.Seed + 1,
-            CenterRewardsCoefficient = 0.01,
+            CenterRewardsCoefficient = 0.01,   // keeps rewards near 0, so scores are comparable across rebuilds
         }))
             trainer.Train(pairs, Steps("reward", spec.RewardSteps));
 
