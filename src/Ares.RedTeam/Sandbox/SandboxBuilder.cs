@@ -78,8 +78,8 @@ internal static class SandboxBuilder
             var gen = new JsonObject { ["eos_token_id"] = bpe.SpecialId(ImEnd), ["pad_token_id"] = bpe.SpecialId(EndOfText) };
             File.WriteAllText(Path.Combine(d, "generation_config.json"), gen.ToJsonString(SandboxJson.Options));
         }
-        Action<int, IReadOnlyDictionary<string, double>> Steps(string phase, int total) =>
-            (step, metrics) => progress?.Invoke(new SandboxProgress(phase, $"step {step + 1}/{total}", step + 1, total, metrics));
+        Action<int, IReadOnlyDictionary<string, double>> Steps(string trainee, int total) =>
+            (step, metrics) => progress?.Invoke(new SandboxProgress(trainee, $"step {step + 1}/{total}", step + 1, total, metrics));
 
         // Policy: SFT on chat-formatted (prompt → response), completion-only loss, ending at <|im_end|>.
         Say("policy", "encoding");
