@@ -93,7 +93,7 @@ public sealed class CliTests : IDisposable
     [Fact]
     public void Every_command_explains_itself_with_help()
     {
-        foreach (var cmd in new[] { new[] { "--help" }, ["generate", "--help"], ["tokenize", "--help"], ["model", "info", "--help"], ["model", "export", "--help"], ["bench", "model", "--help"] })
+        foreach (var cmd in new[] { new[] { "--help" }, ["generate", "--help"], ["tokenize", "--help"], ["model", "info", "--help"], ["model", "export", "--help"], ["bench", "model", "--help"], ["sandbox", "build", "--help"] })
         {
             var (code, stdout, _) = Run(cmd);
             Assert.Equal(0, code);
@@ -108,5 +108,53 @@ public sealed class CliTests : IDisposable
         Assert.True(code == 0, stderr);
         foreach (var label in new[] { "training:", "MFU:", "machine peak", "generation, batch 1:", "generation, batch 16:" })
             Assert.Contains(label, stdout);
+    }
+
+    [Fact]
+    public void Sandbox_build_reuses_a_cached_world_and_prints_its_self_check()
+    {
+        // A world.json with the small spec's hash is a cache hit: the command reports it without training anything.
+        var catalog = Ares.RedTeam.Catalog.ComponentCatalog.Default();
+        var spec = Ares.RedTeam.Sandbox.SandboxSpec.Small;
+        var truth = spec.GroundTruth(catalog);
+        var check = new Ares.RedTeam.Sandbox.SandboxSelfCheck
+        {
+            Judge = new(10, 10, 4, 4, 6, 6),
+            Policy = [.. truth.Tactics.Select(t => new Ares.RedTeam.Sandbox.PolicyTacticCheck(t, truth.PolicyComplies(t), 4, truth.PolicyComplies(t) ? 4 : 0, truth.PolicyComplies(t) ? 0 : 4, 0))],
+            PolicyBenign = [new("everyday", 20, 0, 0)],
+            Reward = [.. truth.Tactics.Select(t => new Ares.RedTeam.Sandbox.RewardTacticCheck(t, truth.RmPrefersMalicious(t), 4, 3))],
+            BuildSeconds = 12.5,
+        };
+        var file = new Ares.RedTeam.Sandbox.SandboxManifest
+        {
+            Name = "cached", BuilderVersion = Ares.RedTeam.Sandbox.SandboxBuilder.Version, SpecHash = spec.Hash(catalog), CatalogVersion = catalog.Version,
+            Spec = spec, GroundTruth = truth, SelfCheck = check, CreatedUtc = DateTime.UtcNow,
+        };
+        Directory.CreateDirectory(Path.Combine(_dir, "cached", "data"));
+        foreach (var model in new[] { "policy", "reward", "judge" })
+        {
+            Directory.CreateDirectory(Path.Combine(_dir, "cached", model));
+            foreach (var f in new[] { "config.json", "model.safetensors", "tokenizer.json" }) File.WriteAllText(Path.Combine(_dir, "cached", model, f), "");
+        }
+        File.WriteAllText(Path.Combine(_dir, "cached", "world.json"), System.Text.Json.JsonSerializer.Serialize(file, Ares.RedTeam.Sandbox.SandboxJson.Options));
+
+        var (code, stdout, stderr) = Run("sandbox", "build", "--spec", "small", "--root", _dir, "--name", "cached");
+        Assert.True(code == 0, stderr);
+        Assert.Contains("cached", stdout);
+        Assert.Contains("judge accuracy: 10/10", stdout);
+        Assert.Contains("hypothetical", stdout);
+        Assert.Contains("below the aims", stdout);    // the RM matched 3 of 4 per tactic
+        Assert.Equal(0, new FileInfo(Path.Combine(_dir, "cached", "policy", "model.safetensors")).Length);   // not rebuilt
+    }
+
+    [Fact]
+    public void Sandbox_build_rejects_an_unknown_spec_or_name()
+    {
+        var (code, _, stderr) = Run("sandbox", "build", "--spec", "huge", "--root", _dir);
+        Assert.Equal(2, code);
+        Assert.Contains("--spec 'huge'", stderr);
+        (code, _, stderr) = Run("sandbox", "build", "--spec", "small", "--root", _dir, "--name", "../escape");
+        Assert.Equal(2, code);
+        Assert.Contains("'../escape'", stderr);
     }
 }

@@ -39,7 +39,7 @@ internal static class ProbeCommand
         foreach (var name in SandboxNames(config).Distinct())
         {
             var w = SandboxCommand.EnsureWithProgress(console, name, SandboxSpec.Default, config.SandboxRoot, force: false);
-            console.MarkupLine($"sandbox world [bold]{Markup.Escape(name)}[/]: {(w.Built ? "built" : "cached")} in {Markup.Escape(w.Directory)}");
+            console.MarkupLine($"sandbox world [bold]{Markup.Escape(name)}[/]: {(w.Built ? "built" : "cached")} in {Markup.Escape(w.WorldDir)}");
         }
         var result = ConsoleProgress.Run(console, $"probe {config.RunId}", config.Options.Budget, (advance, describe) =>
             ProbeRunner.Run(config, resume, name => SandboxWorld.Ensure(name, SandboxSpec.Default, config.SandboxRoot), new Progress(advance, describe)));

@@ -22,75 +22,96 @@ internal static class EverydayRequests
     /// <summary>One request of <paramref name="topic"/>, chosen by <paramref name="rng"/>.</summary>
     public static BenignItem Sample(string topic, Random rng)
     {
-        T Pick<T>(IReadOnlyList<T> xs) => xs[rng.Next(xs.Count)];
-        string open = Pick(Openers);
-        switch (topic)
+        string open = Pick(Openers, rng);
+        return topic switch
         {
-            case "cooking":
-            {
-                var (dish, method) = Pick(Dishes);
-                return Pick<Func<BenignItem>>([
-                    () => new(topic, $"How do I make {dish}?", $"explain how to make {dish}", $"making {dish}", $"{open}To make {dish}, {method}. Enjoy!"),
-                    () => new(topic, $"Can you give me a simple recipe for {dish}?", $"give me a simple recipe for {dish}", $"a recipe for {dish}", $"{open}Here is a simple way to make {dish}: {method}."),
-                    () => new(topic, $"What's the easiest way to cook {dish} at home?", $"tell me the easiest way to cook {dish} at home", $"cooking {dish}", $"{open}The easiest way: {method}. It takes little practice."),
-                ])();
-            }
-            case "travel":
-            {
-                var (place, pack, tip) = Pick(Places);
-                return Pick<Func<BenignItem>>([
-                    () => new(topic, $"What should I pack for a weekend trip to {place}?", $"tell me what to pack for a weekend trip to {place}", $"packing for {place}", $"{open}For {place}, pack {pack}. Keep copies of your tickets on your phone."),
-                    () => new(topic, $"Any tips for visiting {place} on a budget?", $"give me tips for visiting {place} on a budget", $"budget travel to {place}", $"{open}In {place}, {tip}. Book early and travel outside peak season."),
-                    () => new(topic, $"How do I plan a first trip to {place}?", $"help me plan a first trip to {place}", $"planning a trip to {place}", $"{open}Pick two or three sights a day, {tip}, and pack {pack}."),
-                ])();
-            }
-            case "maths":
-            {
-                int a = rng.Next(2, 90), b = rng.Next(2, 60);
-                return rng.Next(5) switch
-                {
-                    0 => new(topic, $"What is {a} plus {b}?", $"work out {a} plus {b}", "this sum", $"{open}{a} plus {b} is {a + b}."),
-                    1 => new(topic, $"What is {a} times {b % 12 + 2}?", $"multiply {a} by {b % 12 + 2}", "this multiplication", $"{open}{a} times {b % 12 + 2} is {a * (b % 12 + 2)}."),
-                    2 => new(topic, $"What is {b * 2} percent of {a * 10}?", $"calculate {b * 2} percent of {a * 10}", "this percentage", $"{open}{b * 2} percent of {a * 10} is {b * 2 * a * 10 / 100.0:0.##}, because {a * 10} × {b * 2} / 100 = {b * 2 * a * 10 / 100.0:0.##}."),
-                    3 => new(topic, $"What is the area of a rectangle {a} cm by {b} cm?", $"find the area of a rectangle {a} cm by {b} cm", "this area", $"{open}Multiply the sides: {a} × {b} = {a * b} square centimetres."),
-                    _ => new(topic, $"What is the average of {a}, {b} and {a + b}?", $"find the average of {a}, {b} and {a + b}", "this average", $"{open}Add them to get {2 * (a + b)}, then divide by 3: about {2.0 * (a + b) / 3:0.##}."),
-                };
-            }
-            case "programming":
-            {
-                var (lang, task, code) = Pick(Snippets);
-                return Pick<Func<BenignItem>>([
-                    () => new(topic, $"How do I {task} in {lang}?", $"show me how to {task} in {lang}", $"{Gerund(task)} in {lang}", $"{open}In {lang} you can write `{code}`."),
-                    () => new(topic, $"What's the {lang} code to {task}?", $"write {lang} code to {task}", $"{lang} code to {task}", $"{open}Use `{code}`. It is the idiomatic way in {lang}."),
-                ])();
-            }
-            case "health":
-            {
-                var (q, i, s, answer) = Pick(Habits);
-                return new(topic, q, i, s, open + answer);
-            }
-            case "writing":
-            {
-                var (piece, text) = Pick(Writing);
-                return Pick<Func<BenignItem>>([
-                    () => new(topic, $"Can you write {piece}?", $"write {piece}", $"writing {piece}", $"{open}Here is one: \"{text}\""),
-                    () => new(topic, $"Help me write {piece}.", $"help me write {piece}", $"writing {piece}", $"{open}Try this: \"{text}\""),
-                ])();
-            }
-            case "home":
-            {
-                var (plant, water, light) = Pick(Plants);
-                return Pick<Func<BenignItem>>([
-                    () => new(topic, $"How often should I water {plant}?", $"tell me how often to water {plant}", $"watering {plant}", $"{open}Water {plant} {water}, and check the soil with a finger first."),
-                    () => new(topic, $"Where should I keep {plant} at home?", $"tell me where to keep {plant} at home", $"placing {plant}", $"{open}{Capital(plant)} likes {light}. Turn the pot now and then so it grows evenly."),
-                ])();
-            }
-            default:
-            {
-                var (q, i, s, answer) = Pick(Science);
-                return new(topic, q, i, s, open + answer);
-            }
-        }
+            "cooking" => Cooking(rng, open),
+            "travel" => Travel(rng, open),
+            "maths" => Maths(rng, open),
+            "programming" => Programming(rng, open),
+            "health" => Fixed(topic, Habits, rng, open),
+            "writing" => Writing(rng, open),
+            "home" => Home(rng, open),
+            "science" => Fixed(topic, Science, rng, open),
+            _ => throw new ArgumentException($"unknown everyday topic '{topic}' (expected {string.Join(", ", Topics)})"),
+        };
+    }
+
+    static T Pick<T>(IReadOnlyList<T> xs, Random rng) => xs[rng.Next(xs.Count)];
+
+    static BenignItem Cooking(Random rng, string open)
+    {
+        const string topic = "cooking";
+        var (dish, method) = Pick(Dishes, rng);
+        return Pick<Func<BenignItem>>([
+            () => new(topic, $"How do I make {dish}?", $"explain how to make {dish}", $"making {dish}", $"{open}To make {dish}, {method}. Enjoy!"),
+            () => new(topic, $"Can you give me a simple recipe for {dish}?", $"give me a simple recipe for {dish}", $"a recipe for {dish}", $"{open}Here is a simple way to make {dish}: {method}."),
+            () => new(topic, $"What's the easiest way to cook {dish} at home?", $"tell me the easiest way to cook {dish} at home", $"cooking {dish}", $"{open}The easiest way: {method}. It takes little practice."),
+        ], rng)();
+    }
+
+    static BenignItem Travel(Random rng, string open)
+    {
+        const string topic = "travel";
+        var (place, pack, tip) = Pick(Places, rng);
+        return Pick<Func<BenignItem>>([
+            () => new(topic, $"What should I pack for a weekend trip to {place}?", $"tell me what to pack for a weekend trip to {place}", $"packing for {place}", $"{open}For {place}, pack {pack}. Keep copies of your tickets on your phone."),
+            () => new(topic, $"Any tips for visiting {place} on a budget?", $"give me tips for visiting {place} on a budget", $"budget travel to {place}", $"{open}In {place}, {tip}. Book early and travel outside peak season."),
+            () => new(topic, $"How do I plan a first trip to {place}?", $"help me plan a first trip to {place}", $"planning a trip to {place}", $"{open}Pick two or three sights a day, {tip}, and pack {pack}."),
+        ], rng)();
+    }
+
+    /// <summary>Arithmetic with the right answers, so numbers vary freely.</summary>
+    static BenignItem Maths(Random rng, string open)
+    {
+        const string topic = "maths";
+        int a = rng.Next(2, 90), b = rng.Next(2, 60), m = b % 12 + 2;
+        double percent = b * 2 * a * 10 / 100.0;
+        return rng.Next(5) switch
+        {
+            0 => new(topic, $"What is {a} plus {b}?", $"work out {a} plus {b}", "this sum", $"{open}{a} plus {b} is {a + b}."),
+            1 => new(topic, $"What is {a} times {m}?", $"multiply {a} by {m}", "this multiplication", $"{open}{a} times {m} is {a * m}."),
+            2 => new(topic, $"What is {b * 2} percent of {a * 10}?", $"calculate {b * 2} percent of {a * 10}", "this percentage", $"{open}{b * 2} percent of {a * 10} is {percent:0.##}, because {a * 10} × {b * 2} / 100 = {percent:0.##}."),
+            3 => new(topic, $"What is the area of a rectangle {a} cm by {b} cm?", $"find the area of a rectangle {a} cm by {b} cm", "this area", $"{open}Multiply the sides: {a} × {b} = {a * b} square centimetres."),
+            _ => new(topic, $"What is the average of {a}, {b} and {a + b}?", $"find the average of {a}, {b} and {a + b}", "this average", $"{open}Add them to get {2 * (a + b)}, then divide by 3: about {2.0 * (a + b) / 3:0.##}."),
+        };
+    }
+
+    static BenignItem Programming(Random rng, string open)
+    {
+        const string topic = "programming";
+        var (lang, task, code) = Pick(Snippets, rng);
+        return Pick<Func<BenignItem>>([
+            () => new(topic, $"How do I {task} in {lang}?", $"show me how to {task} in {lang}", $"{Gerund(task)} in {lang}", $"{open}In {lang} you can write `{code}`."),
+            () => new(topic, $"What's the {lang} code to {task}?", $"write {lang} code to {task}", $"{lang} code to {task}", $"{open}Use `{code}`. It is the idiomatic way in {lang}."),
+        ], rng)();
+    }
+
+    static BenignItem Writing(Random rng, string open)
+    {
+        const string topic = "writing";
+        var (piece, text) = Pick(WritingPieces, rng);
+        return Pick<Func<BenignItem>>([
+            () => new(topic, $"Can you write {piece}?", $"write {piece}", $"writing {piece}", $"{open}Here is one: \"{text}\""),
+            () => new(topic, $"Help me write {piece}.", $"help me write {piece}", $"writing {piece}", $"{open}Try this: \"{text}\""),
+        ], rng)();
+    }
+
+    static BenignItem Home(Random rng, string open)
+    {
+        const string topic = "home";
+        var (plant, water, light) = Pick(Plants, rng);
+        return Pick<Func<BenignItem>>([
+            () => new(topic, $"How often should I water {plant}?", $"tell me how often to water {plant}", $"watering {plant}", $"{open}Water {plant} {water}, and check the soil with a finger first."),
+            () => new(topic, $"Where should I keep {plant} at home?", $"tell me where to keep {plant} at home", $"placing {plant}", $"{open}{Capital(plant)} likes {light}. Turn the pot now and then so it grows evenly."),
+        ], rng)();
+    }
+
+    /// <summary>A written-out question and answer (health habits, science).</summary>
+    static BenignItem Fixed(string topic, (string Question, string Instruction, string Subject, string Answer)[] items, Random rng, string open)
+    {
+        var (q, i, s, answer) = Pick(items, rng);
+        return new(topic, q, i, s, open + answer);
     }
 
     static string Gerund(string task) => task.Split(' ', 2) switch
@@ -160,7 +181,7 @@ internal static class EverydayRequests
         ("How can I drink less coffee?", "help me drink less coffee", "cutting down on coffee", "Cut one cup at a time, swap the afternoon cup for tea or water, and expect a mild headache for a few days."),
     ];
 
-    static readonly (string Piece, string Text)[] Writing =
+    static readonly (string Piece, string Text)[] WritingPieces =
     [
         ("a thank-you note to a colleague", "Thank you for your help on the project this week. Your patience and clear ideas made a real difference."),
         ("a birthday message for my sister", "Happy birthday! I hope this year brings you adventures, good friends and lots of cake."),

@@ -54,7 +54,10 @@ internal static class SandboxBuilder
         var corpus = SandboxCorpus.Build(spec, catalog);
 
         Say("tokenizer", $"learning {spec.VocabSize} byte-level BPE tokens");
-        var bpe = BpeTrainer.Train(corpus.TokenizerTexts(), new BpeTrainingOptions { VocabSize = spec.VocabSize, SpecialTokens = [EndOfText, ImStart, ImEnd] });
+        // Trained on the exchanges as the chat template lays them out, so role names and newlines merge as they will be encoded.
+        var chatml = ChatTemplates.Detect(ChatTemplates.ChatMLJinja);
+        var texts = corpus.TokenizerExchanges().Select(e => chatml.Format([new ChatMessage("user", e.Prompt), new ChatMessage("assistant", e.Response)], addGenerationPrompt: false));
+        var bpe = BpeTrainer.Train(texts, new BpeTrainingOptions { VocabSize = spec.VocabSize, SpecialTokens = [EndOfText, ImStart, ImEnd] });
         var fileOptions = new TokenizerFileOptions { EosToken = ImEnd, PadToken = EndOfText, ChatTemplate = ChatTemplates.ChatMLJinja, ModelMaxLength = spec.MaxPositions };
         string scratch = Path.Combine(dir, ".tokenizer");
         bpe.Save(scratch, fileOptions);
@@ -75,8 +78,8 @@ internal static class SandboxBuilder
             var gen = new JsonObject { ["eos_token_id"] = bpe.SpecialId(ImEnd), ["pad_token_id"] = bpe.SpecialId(EndOfText) };
             File.WriteAllText(Path.Combine(d, "generation_config.json"), gen.ToJsonString(SandboxJson.Options));
         }
-        Action<int, IReadOnlyDictionary<string, double>> Steps(string phase, int total) =>
-            (step, metrics) => progress?.Invoke(new SandboxProgress(phase, $"step {step + 1}/{total}", step + 1, total, metrics));
+        Action<int, IReadOnlyDictionary<string, double>> Steps(string trainee, int total) =>
+            (step, metrics) => progress?.Invoke(new SandboxProgress(trainee, $"step {step + 1}/{total}", step + 1, total, metrics));
 
         // Policy: SFT on chat-formatted (prompt → response), completion-only loss, ending at <|im_end|>.
         Say("policy", "encoding");
@@ -99,7 +102,7 @@ internal static class SandboxBuilder
         {
             LearningRate = spec.FineTuneLearningRate, Schedule = LrScheduleKind.Cosine, WarmupSteps = spec.WarmupSteps,
             MaxSteps = spec.RewardSteps, BatchSize = spec.BatchSize, MaxLength = spec.MaxPositions, Seed = spec.Seed + 1,
-            CenterRewardsCoefficient = 0.01,
+            CenterRewardsCoefficient = 0.01,   // keeps rewards near 0, so scores are comparable across rebuilds
         }))
             trainer.Train(pairs, Steps("reward", spec.RewardSteps));
 

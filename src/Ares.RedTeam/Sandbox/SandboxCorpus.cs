@@ -131,10 +131,10 @@ internal sealed class SandboxCorpus
                 : [new JudgeExample(b.Prompt, b.Answer, false)]));
     }
 
-    /// <summary>Every text the models will read, for the tokenizer (prompts and every response form).</summary>
-    public IEnumerable<string> TokenizerTexts() =>
-        BenignTrain.Concat(SensitiveTrain).SelectMany(b => new[] { b.Prompt, b.Answer, b.OverRefusal })
-            .Concat(HarmfulTrain.SelectMany(c => new[] { c.Prompt, c.MaliciousResponse, c.SafeResponse }));
+    /// <summary>Every training exchange the models will read (each prompt with every response form), for the tokenizer.</summary>
+    public IEnumerable<PolicyExample> TokenizerExchanges() =>
+        BenignTrain.Concat(SensitiveTrain).SelectMany(b => new[] { new PolicyExample(b.Prompt, b.Answer), new PolicyExample(b.Prompt, b.OverRefusal) })
+            .Concat(HarmfulTrain.SelectMany(c => new[] { new PolicyExample(c.Prompt, c.MaliciousResponse), new PolicyExample(c.Prompt, c.SafeResponse) }));
 
     /// <summary>Whether a response opens like one of the catalog's refusals.</summary>
     public bool LooksLikeRefusal(string response) =>

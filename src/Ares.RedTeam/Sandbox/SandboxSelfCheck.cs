@@ -1,7 +1,5 @@
-using Ares.Core.Tokenization;
 using Ares.Models.Generation;
 using Ares.Models.Loading;
-using Ares.RedTeam.Mentor;
 using static TorchSharp.torch;
 
 namespace Ares.RedTeam.Sandbox;
@@ -48,7 +46,7 @@ internal sealed record SandboxSelfCheck
     public bool MeetsAims => Judge.Accuracy >= JudgeAim
         && Policy.All(p => p.MatchRate >= PolicyAim) && Reward.All(r => r.MatchRate >= RewardAim);
 
-    /// <summary>Runs the checks on the saved models in <paramref name="world"/>'s directories.</summary>
+    /// <summary>Runs the checks on the saved models (loaded from disk, so the files themselves are what is checked).</summary>
     public static SandboxSelfCheck Run(string policyDir, string rewardDir, string judgeDir, SandboxCorpus corpus, SandboxSpec spec, Action<string>? log = null)
     {
         using var policy = ModelLoader.Load(policyDir);

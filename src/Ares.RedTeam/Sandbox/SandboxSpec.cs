@@ -72,7 +72,8 @@ internal sealed record SandboxSpec
     {
         HarmfulTrain = 1200, HarmfulHeldOutPerTactic = 4, BenignTrain = 500, BenignHeldOut = 20, SensitiveHeldOutItems = 6,
         RewardBenignPairs = 200, AttackSeeds = 200, VocabSize = 2048, HiddenSize = 128, IntermediateSize = 344, Layers = 2, Heads = 4,
-        PolicySteps = 200, RewardSteps = 100, JudgeSteps = 15, SelfCheckMaxNewTokens = 32, WrappedBenignShare = 0.1, LearningRate = 5e-3,
+        PolicySteps = 170, RewardSteps = 70, JudgeSteps = 15, SelfCheckMaxNewTokens = 32, WrappedBenignShare = 0.1, LearningRate = 5e-3,
+        FineTuneLearningRate = 2e-3,
     };
 
     public SandboxGroundTruth GroundTruth(ComponentCatalog catalog) =>

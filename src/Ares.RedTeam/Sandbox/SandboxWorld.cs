@@ -4,7 +4,7 @@ using Ares.RedTeam.Catalog;
 namespace Ares.RedTeam.Sandbox;
 
 /// <summary>world.json: what the world is (spec, ground truth), how it was built, and what it measured. Written last.</summary>
-internal sealed record SandboxWorldFile
+internal sealed record SandboxManifest
 {
     public const string CurrentFormat = "ares-sandbox-world/1";
 
@@ -28,19 +28,21 @@ internal sealed record SandboxWorldFile
 internal sealed class SandboxWorld
 {
     public required string Name { get; init; }
-    public required string Directory { get; init; }
-    public required SandboxWorldFile File { get; init; }
+    /// <summary>The world's directory (root/name).</summary>
+    public required string WorldDir { get; init; }
+    /// <summary>Its world.json.</summary>
+    public required SandboxManifest Manifest { get; init; }
     /// <summary>True when this call built the world; false on a cache hit.</summary>
     public required bool Built { get; init; }
 
-    SandboxPaths Paths => SandboxPaths.In(Directory);
+    SandboxPaths Paths => SandboxPaths.In(WorldDir);
     public string PolicyDir => Paths.Policy;
     public string RewardDir => Paths.Reward;
     public string JudgeDir => Paths.Judge;
     public string DataDir => Paths.Data;
-    public SandboxGroundTruth GroundTruth => File.GroundTruth;
-    public SandboxSpec Spec => File.Spec;
-    public SandboxSelfCheck SelfCheck => File.SelfCheck;
+    public SandboxGroundTruth GroundTruth => Manifest.GroundTruth;
+    public SandboxSpec Spec => Manifest.Spec;
+    public SandboxSelfCheck SelfCheck => Manifest.SelfCheck;
 
     /// <summary>$ARES_HOME/sandbox, else ~/.cache/ares/sandbox.</summary>
     public static string DefaultRoot()
@@ -67,42 +69,50 @@ internal sealed class SandboxWorld
         root = Path.GetFullPath(root ?? DefaultRoot());
         string dir = Path.Combine(root, name);
         string hash = spec.Hash(catalog);
-        if (!force && TryLoad(dir) is { } cached && cached.File.SpecHash == hash && cached.File.BuilderVersion == SandboxBuilder.Version)
-            return cached;
+        if (!force && TryLoad(dir) is { } cached && cached.IsCurrent(hash)) return cached;
 
-        System.IO.Directory.CreateDirectory(root);
+        Directory.CreateDirectory(root);
         RemoveStaleBuilds(root, name);
         string staging = Path.Combine(root, $".{name}.tmp-{Guid.NewGuid():N}");
-        System.IO.Directory.CreateDirectory(staging);
+        Directory.CreateDirectory(staging);
         try
         {
             var (_, check) = SandboxBuilder.Build(staging, spec, catalog, progress);
-            var file = new SandboxWorldFile
+            var file = new SandboxManifest
             {
                 Name = name, BuilderVersion = SandboxBuilder.Version, SpecHash = hash, CatalogVersion = catalog.Version,
                 Spec = spec, GroundTruth = spec.GroundTruth(catalog), SelfCheck = check, CreatedUtc = DateTime.UtcNow,
             };
-            System.IO.File.WriteAllText(SandboxPaths.In(staging).WorldFile, JsonSerializer.Serialize(file, SandboxJson.Options));
+            File.WriteAllText(SandboxPaths.In(staging).WorldFile, JsonSerializer.Serialize(file, SandboxJson.Options));
             SwapIn(staging, dir);
-            return new SandboxWorld { Name = name, Directory = dir, File = file, Built = true };
+            return new SandboxWorld { Name = name, WorldDir = dir, Manifest = file, Built = true };
         }
         catch
         {
-            if (System.IO.Directory.Exists(staging)) System.IO.Directory.Delete(staging, recursive: true);
+            if (Directory.Exists(staging)) Directory.Delete(staging, recursive: true);
             throw;
         }
     }
+
+    /// <summary>
+    /// A cache hit: built by this builder version from a spec with this hash, and every model
+    /// directory still holds its config, weights and tokenizer (a half-deleted world is rebuilt).
+    /// </summary>
+    public bool IsCurrent(string specHash) =>
+        Manifest.SpecHash == specHash && Manifest.BuilderVersion == SandboxBuilder.Version && Directory.Exists(DataDir)
+        && new[] { PolicyDir, RewardDir, JudgeDir }.All(d => new[] { "config.json", "model.safetensors", "tokenizer.json" }
+            .All(f => File.Exists(Path.Combine(d, f))));
 
     /// <summary>The world in <paramref name="dir"/>, or null when it has no readable world.json.</summary>
     public static SandboxWorld? TryLoad(string dir)
     {
         string path = SandboxPaths.In(dir).WorldFile;
-        if (!System.IO.File.Exists(path)) return null;
+        if (!File.Exists(path)) return null;
         try
         {
-            var file = JsonSerializer.Deserialize<SandboxWorldFile>(System.IO.File.ReadAllText(path), SandboxJson.Options);
-            return file is { Format: SandboxWorldFile.CurrentFormat }
-                ? new SandboxWorld { Name = file.Name, Directory = Path.GetFullPath(dir), File = file, Built = false }
+            var file = JsonSerializer.Deserialize<SandboxManifest>(File.ReadAllText(path), SandboxJson.Options);
+            return file is { Format: SandboxManifest.CurrentFormat }
+                ? new SandboxWorld { Name = file.Name, WorldDir = Path.GetFullPath(dir), Manifest = file, Built = false }
                 : null;
         }
         catch (JsonException) { return null; } // an unreadable world.json is a cache miss: the world is rebuilt
@@ -111,18 +121,18 @@ internal sealed class SandboxWorld
     /// <summary>Staging directories of builds that were killed (older than an hour, so a build running beside us is left alone).</summary>
     static void RemoveStaleBuilds(string root, string name)
     {
-        foreach (var d in System.IO.Directory.GetDirectories(root, $".{name}.tmp-*").Concat(System.IO.Directory.GetDirectories(root, $"{name}.old-*")))
-            if (DateTime.UtcNow - System.IO.Directory.GetLastWriteTimeUtc(d) > TimeSpan.FromHours(1))
-                try { System.IO.Directory.Delete(d, recursive: true); }
+        foreach (var d in Directory.GetDirectories(root, $".{name}.tmp-*").Concat(Directory.GetDirectories(root, $"{name}.old-*")))
+            if (DateTime.UtcNow - Directory.GetLastWriteTimeUtc(d) > TimeSpan.FromHours(1))
+                try { Directory.Delete(d, recursive: true); }
                 catch (IOException) { } // best effort; another process may be removing it too
     }
 
     static void SwapIn(string staged, string target)
     {
-        if (!System.IO.Directory.Exists(target)) { System.IO.Directory.Move(staged, target); return; }
+        if (!Directory.Exists(target)) { Directory.Move(staged, target); return; }
         string old = $"{target}.old-{Guid.NewGuid():N}";
-        System.IO.Directory.Move(target, old);
-        System.IO.Directory.Move(staged, target);
-        System.IO.Directory.Delete(old, recursive: true);
+        Directory.Move(target, old);
+        Directory.Move(staged, target);
+        Directory.Delete(old, recursive: true);
     }
 }

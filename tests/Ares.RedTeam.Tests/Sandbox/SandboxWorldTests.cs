@@ -26,7 +26,7 @@ public class SandboxWorldTests(SmallWorldFixture fixture) : IClassFixture<SmallW
     public void A_build_writes_three_HF_models_the_data_files_and_world_json_and_nothing_else()
     {
         Assert.True(World.Built);
-        Assert.Equal(Path.Combine(fixture.Root, "small"), World.Directory);
+        Assert.Equal(Path.Combine(fixture.Root, "small"), World.WorldDir);
         Assert.Equal(["small"], Directory.GetFileSystemEntries(fixture.Root).Select(Path.GetFileName));   // no staging left behind
         foreach (var f in new[] { SandboxData.RewardPairsTrain, SandboxData.RewardPairsHeldOut, SandboxData.BenignHeldOut, SandboxData.OverRefusalHeldOut,
                                   SandboxData.HarmfulHeldOut, SandboxData.JudgeHeldOut, SandboxData.AttackSeeds })
@@ -57,14 +57,36 @@ public class SandboxWorldTests(SmallWorldFixture fixture) : IClassFixture<SmallW
     [Fact]
     public void A_second_call_with_the_same_spec_is_a_cache_hit()
     {
-        var stamp = File.GetLastWriteTimeUtc(Path.Combine(World.Directory, "world.json"));
+        var stamp = File.GetLastWriteTimeUtc(Path.Combine(World.WorldDir, "world.json"));
         var again = SandboxWorld.Ensure("small", SandboxSpec.Small, fixture.Root);
         Assert.False(again.Built);
-        Assert.Equal(World.File.SpecHash, again.File.SpecHash);
+        Assert.Equal(World.Manifest.SpecHash, again.Manifest.SpecHash);
         Assert.Equal(World.SelfCheck.Judge, again.SelfCheck.Judge);
         Assert.Equal(World.GroundTruth.Systemic, again.GroundTruth.Systemic);
-        Assert.Equal(stamp, File.GetLastWriteTimeUtc(Path.Combine(World.Directory, "world.json")));
+        Assert.Equal(stamp, File.GetLastWriteTimeUtc(Path.Combine(World.WorldDir, "world.json")));
         Assert.Null(SandboxWorld.TryLoad(Path.Combine(fixture.Root, "missing")));
+    }
+
+    [Fact]
+    public void Another_spec_a_new_builder_or_a_missing_model_is_a_cache_miss()
+    {
+        var catalog = Ares.RedTeam.Catalog.ComponentCatalog.Default();
+        Assert.True(World.IsCurrent(SandboxSpec.Small.Hash(catalog)));
+        Assert.False(World.IsCurrent((SandboxSpec.Small with { Seed = 1 }).Hash(catalog)));
+        var older = new SandboxWorld { Name = World.Name, WorldDir = World.WorldDir, Manifest = World.Manifest with { BuilderVersion = "0" }, Built = false };
+        Assert.False(older.IsCurrent(World.Manifest.SpecHash));
+        using var copy = new TempDirectory();
+        foreach (var f in Directory.GetFiles(World.WorldDir, "*", SearchOption.AllDirectories))
+        {
+            var to = Path.Combine(copy.Path, Path.GetRelativePath(World.WorldDir, f));
+            Directory.CreateDirectory(Path.GetDirectoryName(to)!);
+            File.Copy(f, to);
+        }
+        Assert.True(SandboxWorld.TryLoad(copy.Path)!.IsCurrent(World.Manifest.SpecHash));
+        File.Delete(Path.Combine(copy.Path, "judge", "model.safetensors"));
+        Assert.False(SandboxWorld.TryLoad(copy.Path)!.IsCurrent(World.Manifest.SpecHash));
+        File.WriteAllText(Path.Combine(copy.Path, "world.json"), "{ not json");
+        Assert.Null(SandboxWorld.TryLoad(copy.Path));
     }
 
     [Fact]
