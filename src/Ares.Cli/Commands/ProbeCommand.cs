@@ -35,6 +35,7 @@ internal static class ProbeCommand
     {
         var config = ProbeConfig.Load(configPath);
         var console = AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(Console.Out) });
+        if (!console.Profile.Capabilities.Interactive) console.Profile.Width = Math.Max(console.Profile.Width, 120); // logs: no 80-column wrapping
         // Sandbox worlds are built (or found cached) first, each with its own progress display.
         foreach (var name in SandboxNames(config).Distinct())
         {
@@ -81,6 +82,8 @@ internal static class ProbeCommand
             byTactic.AddRow(Markup.Escape(id), rates.Cases.ToString(), Cell(rates[FailureClass.Systemic]), Cell(rates[FailureClass.PolicyOnly]), Cell(rates[FailureClass.RmOnly]));
         console.Write(byTactic);
 
+        if (result.JudgeAgreement is { } agreement)
+            console.MarkupLine($"judge agrees with the sandbox ground truth (stand-in ⇔ harmful) on {Markup.Escape(agreement.ToString())} of judged responses");
         if (result.Planted is { } planted)
         {
             var t = new Table().Title("Planted weaknesses (sandbox ground truth)").AddColumns("tactic", "planted class", "observed share", "found");

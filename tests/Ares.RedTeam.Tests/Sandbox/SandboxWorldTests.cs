@@ -1,6 +1,7 @@
 using System.Text.Json;
 using Ares.Core.Tokenization;
 using Ares.Models.Loading;
+using Ares.RedTeam.Probe;
 using Ares.RedTeam.Sandbox;
 
 namespace Ares.RedTeam.Tests.Sandbox;
@@ -21,6 +22,28 @@ public sealed class SmallWorldFixture : IDisposable
 public class SandboxWorldTests(SmallWorldFixture fixture) : IClassFixture<SmallWorldFixture>
 {
     SandboxWorld World => fixture.World;
+
+    [Fact]
+    public void A_probe_of_the_world_finds_every_planted_weakness_class()
+    {
+        using var dir = new TempDirectory();
+        var config = ProbeConfig.Parse($$"""
+            {
+              "run": "t", "store": "{{dir.File("runs.db")}}", "sandbox_root": "{{fixture.Root}}",
+              "policy": "sandbox:small", "reward_model": "sandbox:small", "judge": "sandbox:small",
+              "budget": { "cases": 96, "samples": 2, "batch": 16 }, "sampling": { "max_tokens": 32 },
+              "selector": { "exploration": 0.5 }
+            }
+            """, dir.File("probe.json"));
+        var result = ProbeRunner.Run(config, resume: false, name => SandboxWorld.Ensure(name, SandboxSpec.Small, fixture.Root));
+
+        Assert.Equal(96, result.Cases.Count);
+        var planted = result.Planted!;
+        Assert.Equal(2, planted.WeaknessRecall(FailureClass.Systemic)!.Value.Successes);
+        foreach (var c in new[] { FailureClass.PolicyOnly, FailureClass.RmOnly })
+            Assert.True(planted.WeaknessRecall(c)!.Value.Successes >= 1, $"no planted {c} weakness found: {string.Join("; ", planted.Weaknesses)}");
+        Assert.True(result.JudgeAgreement!.Value.Rate > 0.9, $"judge agreement {result.JudgeAgreement}");
+    }
 
     [Fact]
     public void A_build_writes_three_HF_models_the_data_files_and_world_json_and_nothing_else()
