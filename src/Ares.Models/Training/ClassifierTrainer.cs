@@ -1,6 +1,5 @@
 using System.Diagnostics;
 using Ares.Models.Nn;
-using TorchSharp.Modules;
 using static TorchSharp.torch;
 
 namespace Ares.Models.Training;
@@ -14,9 +13,7 @@ internal sealed class ClassifierTrainer : IDisposable
 {
     readonly CausalLM _model;
     readonly ClassifierConfig _config;
-    readonly LrSchedule _schedule;
-    readonly AdamW _optimizer;
-    readonly List<Parameter> _trainable;
+    readonly TrainingLoop _loop;
     readonly int _maxLength, _labels;
 
     public ClassifierTrainer(CausalLM model, ClassifierConfig config)
@@ -24,14 +21,11 @@ internal sealed class ClassifierTrainer : IDisposable
         config.Validate();
         if (model.Config.NumLabels is not (int labels and >= 2))
             throw new ArgumentException($"a classifier needs a score head with num_labels ≥ 2, this model has {(model.Config.NumLabels is int n ? $"{n}" : "an LM head")}");
-        TrainerChecks.RequireFp32Trainable(model);
         _model = model;
         _config = config;
         _labels = labels;
-        _schedule = config.LrSchedule;
         _maxLength = Math.Min(config.MaxLength, model.Config.MaxSequenceLength);
-        _optimizer = OptimizerFactory.AdamW(model, config.LearningRate, config.WeightDecay, config.Betas, config.Eps);
-        _trainable = model.parameters().Where(p => p.requires_grad).ToList();
+        _loop = new TrainingLoop(model, config);
     }
 
     /// <summary>
@@ -45,32 +39,14 @@ internal sealed class ClassifierTrainer : IDisposable
         foreach (var (e, i) in data.Select((e, i) => (e, i)))
             if (e.Label < 0 || e.Label >= _labels) throw new ArgumentException($"example {i} has label {e.Label}, expected 0 … {_labels - 1}");
         Determinism.SeedGlobal(_config.Seed);
-        var batches = new ShuffledBatches<ClassifierExample>(data, _config.Seed);
-        bool wasTraining = _model.training;
-        _model.train();
-        try
-        {
-            for (int step = 0; step < _config.MaxSteps; step++)
-                onStep?.Invoke(step, Step(step, batches.Next(_config.BatchSize * _config.GradientAccumulation)));
-        }
-        finally
-        {
-            _optimizer.zero_grad();
-            _model.train(wasTraining);
-        }
+        _loop.Run(data, Step, onStep, trainMode: true);
     }
 
     /// <summary>One optimizer step on <paramref name="batch"/> (BatchSize × GradientAccumulation examples).</summary>
     internal IReadOnlyDictionary<string, double> Step(int step, IReadOnlyList<ClassifierExample> batch)
     {
         var clock = Stopwatch.StartNew();
-        using var scope = NewDisposeScope();
-        _optimizer.zero_grad();
-        var (loss, accuracy, tokens) = AccumulateGradients(batch);
-        double gradNorm = Gradients.ClipGlobalNorm(_trainable, _config.MaxGradNorm);
-        double lr = _schedule.At(step);
-        foreach (var group in _optimizer.ParamGroups) group.LearningRate = lr;
-        _optimizer.step();
+        var ((loss, accuracy, tokens), gradNorm, lr) = _loop.Step(step, () => AccumulateGradients(batch));
         return new Dictionary<string, double>
         {
             ["loss"] = loss,
@@ -108,5 +84,5 @@ internal sealed class ClassifierTrainer : IDisposable
         return ids.Length <= _maxLength ? ids : ids[.._maxLength];
     }
 
-    public void Dispose() => _optimizer.Dispose();
+    public void Dispose() => _loop.Dispose();
 }

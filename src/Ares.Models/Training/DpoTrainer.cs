@@ -1,6 +1,5 @@
 using Ares.Models.Generation;
 using Ares.Models.Nn;
-using TorchSharp.Modules;
 using static TorchSharp.torch;
 
 namespace Ares.Models.Training;
@@ -16,9 +15,7 @@ internal sealed class DpoTrainer : IDisposable
     readonly CausalLM _model;
     readonly DpoConfig _config;
     readonly ReferencePolicy _reference;
-    readonly LrSchedule _schedule;
-    readonly AdamW _optimizer;
-    readonly List<Parameter> _trainable;
+    readonly TrainingLoop _loop;
     readonly int _maxLength;
 
     /// <param name="reference">A frozen reference model; null uses the policy with its LoRA adapters disabled.</param>
@@ -26,13 +23,11 @@ internal sealed class DpoTrainer : IDisposable
     {
         config.Validate();
         if (!model.HasLmHead) throw new ArgumentException("DPO needs a model with an LM head, not a sequence classifier");
-        _trainable = Gradients.TrainableFp32(model);
         _reference = ReferencePolicy.For(model, reference);
         _model = model;
         _config = config;
-        _schedule = config.LrSchedule;
         _maxLength = Math.Min(config.MaxLength, model.Config.MaxSequenceLength);
-        _optimizer = OptimizerFactory.AdamW(model, config.LearningRate, config.WeightDecay, config.Betas, config.Eps);
+        _loop = new TrainingLoop(model, config);
     }
 
     /// <summary>
@@ -44,41 +39,14 @@ internal sealed class DpoTrainer : IDisposable
     public void Train(IReadOnlyList<PreferenceExample> data, Action<int, IReadOnlyDictionary<string, double>>? onStep = null)
     {
         if (data.Count == 0) throw new ArgumentException("DPO needs at least one preference pair");
-        var rng = new Random(unchecked((int)_config.Seed));
-        var order = new Queue<int>();
-        int perStep = _config.BatchSize * _config.GradientAccumulation;
-        try
-        {
-            for (int step = 0; step < _config.MaxSteps; step++)
-            {
-                var batch = new List<PreferenceExample>(perStep);
-                while (batch.Count < perStep)
-                {
-                    if (order.Count == 0)
-                    {
-                        var pass = Enumerable.Range(0, data.Count).ToArray();
-                        rng.Shuffle(pass);
-                        order = new Queue<int>(pass);
-                    }
-                    batch.Add(data[order.Dequeue()]);
-                }
-                var metrics = Step(step, batch);
-                onStep?.Invoke(step, metrics);
-            }
-        }
-        finally { _optimizer.zero_grad(); }
+        _loop.Run(data, Step, onStep, trainMode: false);     // passes run in eval mode themselves
     }
 
     /// <summary>One optimizer step on <paramref name="batch"/> (BatchSize × GradientAccumulation pairs).</summary>
     internal IReadOnlyDictionary<string, double> Step(int step, IReadOnlyList<PreferenceExample> batch)
     {
-        using var scope = NewDisposeScope();
-        _optimizer.zero_grad();
-        var metrics = Pass(batch, train: true);
-        metrics["grad_norm"] = Gradients.ClipGlobalNorm(_trainable, _config.MaxGradNorm);
-        double lr = _schedule.At(step);
-        foreach (var group in _optimizer.ParamGroups) group.LearningRate = lr;
-        _optimizer.step();
+        var (metrics, gradNorm, lr) = _loop.Step(step, () => Pass(batch, train: true));
+        metrics["grad_norm"] = gradNorm;
         metrics["lr"] = lr;
         return metrics;
     }
@@ -148,5 +116,5 @@ internal sealed class DpoTrainer : IDisposable
         return e with { ChosenIds = e.ChosenIds.Take(room).ToArray(), RejectedIds = e.RejectedIds.Take(room).ToArray() };
     }
 
-    public void Dispose() => _optimizer.Dispose();
+    public void Dispose() => _loop.Dispose();
 }

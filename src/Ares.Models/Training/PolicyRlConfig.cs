@@ -23,10 +23,19 @@ internal enum KlPenalty
 /// from the current policy, scored by a caller-supplied reward, and their advantages over the group
 /// weight a policy-gradient step, with a KL penalty toward a frozen reference. RLOO is
 /// Advantage = Rloo, KlPenalty = InReward, summed log-probs (the defaults, TRL's RLOO); GRPO is
-/// Advantage = Grpo, KlPenalty = PerTokenK3, LengthNormalised = true.
+/// Advantage = Grpo, KlPenalty = PerTokenK3, LengthNormalised = true. The optimisation and batching
+/// settings are <see cref="OptimizationConfig"/>'s: BatchSize counts prompts per micro-batch (each with
+/// its k completions, so BatchSize × k sequences per forward); groups never straddle micro-batches, so
+/// advantages do not depend on GradientAccumulation; Seed orders prompts and seeds sampling.
 /// </summary>
-internal sealed record PolicyRlConfig
+internal sealed record PolicyRlConfig : OptimizationConfig
 {
+    /// <summary>
+    /// Learning rate 1e-5: RL moves the policy with noisy gradients, so smaller than SFT's (1e-5 suits
+    /// LoRA; ~1e-6 for full fine-tuning). 4 prompts per micro-batch, i.e. 4k sequences per forward.
+    /// </summary>
+    public PolicyRlConfig() : base(learningRate: 1e-5, batchSize: 4) { }
+
     // ---- generation
     /// <summary>k completions sampled per prompt; the group baseline needs k ≥ 2 (TRL's RLOO uses 2, GRPO 8).</summary>
     public int CompletionsPerPrompt { get; init; } = 4;
@@ -49,40 +58,13 @@ internal sealed record PolicyRlConfig
     /// <summary>Per-completion loss as a mean over its tokens (GRPO) rather than a sum (REINFORCE's log π(y)).</summary>
     public bool LengthNormalised { get; init; }
 
-    // ---- optimisation
-    /// <summary>Peak learning rate; RL moves the policy with noisy gradients, so smaller than SFT's (1e-5 suits LoRA; ~1e-6 for full fine-tuning).</summary>
-    public double LearningRate { get; init; } = 1e-5;
-    public LrScheduleKind Schedule { get; init; } = LrScheduleKind.Linear;
-    public int WarmupSteps { get; init; }
-    public double WeightDecay { get; init; }
-    public (double Beta1, double Beta2) Betas { get; init; } = (0.9, 0.999);
-    public double Eps { get; init; } = 1e-8;
-    /// <summary>Clip the global gradient norm to this; ≤ 0 turns clipping off.</summary>
-    public double MaxGradNorm { get; init; } = 1.0;
-
-    // ---- batching
-    /// <summary>Prompts per micro-batch (each with its k completions, so BatchSize × k sequences per forward).</summary>
-    public int BatchSize { get; init; } = 4;
-    /// <summary>Micro-batches per optimizer step; groups never straddle micro-batches, so advantages do not depend on this.</summary>
-    public int GradientAccumulation { get; init; } = 1;
-    public int MaxSteps { get; init; } = 100;
-    /// <summary>Seeds prompt order and sampling.</summary>
-    public long Seed { get; init; } = 42;
-
-    public LrSchedule LrSchedule => new(Schedule, LearningRate, WarmupSteps, MaxSteps);
-
     public void Validate()
     {
-        LrSchedule.Validate();
-        if (CompletionsPerPrompt < 2) throw new ArgumentException($"completions per prompt must be ≥ 2 for a group baseline, got {CompletionsPerPrompt}");
-        if (MaxNewTokens < 1) throw new ArgumentException($"max new tokens must be ≥ 1, got {MaxNewTokens}");
-        if (!(Temperature > 0) || double.IsInfinity(Temperature)) throw new ArgumentException($"temperature must be > 0 and finite (greedy sampling gives identical completions), got {Temperature}");
-        if (!(Beta >= 0) || double.IsInfinity(Beta)) throw new ArgumentException($"KL coefficient beta must be ≥ 0 and finite, got {Beta}");
-        if (!(GrpoEps > 0)) throw new ArgumentException($"GRPO eps must be > 0, got {GrpoEps}");
-        if (WeightDecay < 0) throw new ArgumentException($"weight decay must be ≥ 0, got {WeightDecay}");
-        if (Betas.Beta1 is < 0 or >= 1 || Betas.Beta2 is < 0 or >= 1) throw new ArgumentException($"AdamW betas must be in [0, 1), got {Betas}");
-        if (!(Eps > 0)) throw new ArgumentException($"AdamW eps must be > 0, got {Eps}");
-        if (BatchSize < 1) throw new ArgumentException($"batch size must be ≥ 1, got {BatchSize}");
-        if (GradientAccumulation < 1) throw new ArgumentException($"gradient accumulation must be ≥ 1, got {GradientAccumulation}");
+        ValidateOptimization(nameof(PolicyRlConfig));
+        if (CompletionsPerPrompt < 2) throw new ArgumentException($"{nameof(PolicyRlConfig)}.{nameof(CompletionsPerPrompt)}: completions per prompt must be ≥ 2 for a group baseline, got {CompletionsPerPrompt}");
+        if (MaxNewTokens < 1) throw new ArgumentException($"{nameof(PolicyRlConfig)}.{nameof(MaxNewTokens)}: max new tokens must be ≥ 1, got {MaxNewTokens}");
+        if (!(Temperature > 0) || double.IsInfinity(Temperature)) throw new ArgumentException($"{nameof(PolicyRlConfig)}.{nameof(Temperature)}: temperature must be > 0 and finite (greedy sampling gives identical completions), got {Temperature}");
+        if (!(Beta >= 0) || double.IsInfinity(Beta)) throw new ArgumentException($"{nameof(PolicyRlConfig)}.{nameof(Beta)}: KL coefficient beta must be ≥ 0 and finite, got {Beta}");
+        if (!(GrpoEps > 0)) throw new ArgumentException($"{nameof(PolicyRlConfig)}.{nameof(GrpoEps)}: GRPO eps must be > 0, got {GrpoEps}");
     }
 }

@@ -1,6 +1,5 @@
 using Ares.Models.Generation;
 using Ares.Models.Nn;
-using TorchSharp.Modules;
 using static TorchSharp.torch;
 using RewardFunction = System.Func<System.Collections.Generic.IReadOnlyList<(int[] Prompt, int[] Completion)>, System.Collections.Generic.IReadOnlyList<double>>;
 
@@ -41,9 +40,7 @@ internal sealed class PolicyRlTrainer : IDisposable
     readonly CausalLM _model;
     readonly PolicyRlConfig _config;
     readonly ReferencePolicy _reference;
-    readonly LrSchedule _schedule;
-    readonly AdamW _optimizer;
-    readonly List<Parameter> _trainable;
+    readonly TrainingLoop _loop;
     readonly TextGenerator _generator;
 
     /// <param name="reference">A frozen reference model; null uses the policy with its LoRA adapters disabled.</param>
@@ -51,12 +48,10 @@ internal sealed class PolicyRlTrainer : IDisposable
     {
         config.Validate();
         if (!model.HasLmHead) throw new ArgumentException("policy optimisation needs a model with an LM head, not a sequence classifier");
-        _trainable = Gradients.TrainableFp32(model);
         _reference = ReferencePolicy.For(model, reference);
         _model = model;
         _config = config;
-        _schedule = config.LrSchedule;
-        _optimizer = OptimizerFactory.AdamW(model, config.LearningRate, config.WeightDecay, config.Betas, config.Eps);
+        _loop = new TrainingLoop(model, config);
         // Completions stay token ids; the tokenizer only has to name them.
         _generator = new TextGenerator(model, new IdTokenizer(model.Config.VocabSize));
     }
@@ -75,29 +70,7 @@ internal sealed class PolicyRlTrainer : IDisposable
     {
         if (prompts.Count == 0) throw new ArgumentException("policy optimisation needs at least one prompt");
         Determinism.SeedGlobal(_config.Seed);
-        var rng = new Random(unchecked((int)_config.Seed));
-        var order = new Queue<int>();
-        int perStep = _config.BatchSize * _config.GradientAccumulation;
-        try
-        {
-            for (int step = 0; step < _config.MaxSteps; step++)
-            {
-                var batch = new List<int[]>(perStep);
-                while (batch.Count < perStep)
-                {
-                    if (order.Count == 0)
-                    {
-                        var pass = Enumerable.Range(0, prompts.Count).ToArray();
-                        rng.Shuffle(pass);
-                        order = new Queue<int>(pass);
-                    }
-                    batch.Add(prompts[order.Dequeue()]);
-                }
-                var metrics = Step(step, Sample(step, batch, reward));
-                onStep?.Invoke(step, metrics);
-            }
-        }
-        finally { _optimizer.zero_grad(); }
+        _loop.Run(prompts, (step, batch) => Step(step, Sample(step, batch, reward)), onStep, trainMode: false);   // passes run in eval mode themselves
     }
 
     /// <summary>
@@ -132,13 +105,7 @@ internal sealed class PolicyRlTrainer : IDisposable
     /// <summary>One optimizer step on given rollouts (whose prompts number BatchSize × GradientAccumulation or fewer).</summary>
     internal IReadOnlyDictionary<string, double> Step(int step, Rollouts rollouts)
     {
-        using var scope = NewDisposeScope();
-        _optimizer.zero_grad();
-        var stats = AccumulateGradients(rollouts);
-        double gradNorm = Gradients.ClipGlobalNorm(_trainable, _config.MaxGradNorm);
-        double lr = _schedule.At(step);
-        foreach (var group in _optimizer.ParamGroups) group.LearningRate = lr;
-        _optimizer.step();
+        var (stats, gradNorm, lr) = _loop.Step(step, () => AccumulateGradients(rollouts));
         double mean = rollouts.Rewards.Average();
         return new Dictionary<string, double>
         {
@@ -198,5 +165,5 @@ internal sealed class PolicyRlTrainer : IDisposable
         return (loss, klSum / total, advantageSum / total);
     }
 
-    public void Dispose() => _optimizer.Dispose();
+    public void Dispose() => _loop.Dispose();
 }

@@ -1,6 +1,5 @@
 using System.Diagnostics;
 using Ares.Models.Nn;
-using TorchSharp.Modules;
 using static TorchSharp.torch;
 
 namespace Ares.Models.Training;
@@ -14,9 +13,7 @@ internal sealed class RewardTrainer : IDisposable
 {
     readonly CausalLM _model;
     readonly RewardConfig _config;
-    readonly LrSchedule _schedule;
-    readonly AdamW _optimizer;
-    readonly List<Parameter> _trainable;
+    readonly TrainingLoop _loop;
     readonly int _maxLength;
 
     public RewardTrainer(CausalLM model, RewardConfig config)
@@ -24,13 +21,10 @@ internal sealed class RewardTrainer : IDisposable
         config.Validate();
         if (model.Config.NumLabels != 1)
             throw new ArgumentException($"a reward model needs a score head with num_labels = 1, this model has {(model.Config.NumLabels is int n ? $"{n}" : "an LM head")}");
-        TrainerChecks.RequireFp32Trainable(model);
         _model = model;
         _config = config;
-        _schedule = config.LrSchedule;
         _maxLength = Math.Min(config.MaxLength, model.Config.MaxSequenceLength);
-        _optimizer = OptimizerFactory.AdamW(model, config.LearningRate, config.WeightDecay, config.Betas, config.Eps);
-        _trainable = model.parameters().Where(p => p.requires_grad).ToList();
+        _loop = new TrainingLoop(model, config);
     }
 
     /// <summary>
@@ -42,32 +36,14 @@ internal sealed class RewardTrainer : IDisposable
     {
         if (data.Count == 0) throw new ArgumentException("reward training needs at least one preference pair");
         Determinism.SeedGlobal(_config.Seed);
-        var batches = new ShuffledBatches<PreferencePair>(data, _config.Seed);
-        bool wasTraining = _model.training;
-        _model.train();
-        try
-        {
-            for (int step = 0; step < _config.MaxSteps; step++)
-                onStep?.Invoke(step, Step(step, batches.Next(_config.BatchSize * _config.GradientAccumulation)));
-        }
-        finally
-        {
-            _optimizer.zero_grad();
-            _model.train(wasTraining);
-        }
+        _loop.Run(data, Step, onStep, trainMode: true);
     }
 
     /// <summary>One optimizer step on <paramref name="batch"/> (BatchSize × GradientAccumulation pairs).</summary>
     internal IReadOnlyDictionary<string, double> Step(int step, IReadOnlyList<PreferencePair> batch)
     {
         var clock = Stopwatch.StartNew();
-        using var scope = NewDisposeScope();
-        _optimizer.zero_grad();
-        var (loss, accuracy, margin, tokens) = AccumulateGradients(batch);
-        double gradNorm = Gradients.ClipGlobalNorm(_trainable, _config.MaxGradNorm);
-        double lr = _schedule.At(step);
-        foreach (var group in _optimizer.ParamGroups) group.LearningRate = lr;
-        _optimizer.step();
+        var ((loss, accuracy, margin, tokens), gradNorm, lr) = _loop.Step(step, () => AccumulateGradients(batch));
         return new Dictionary<string, double>
         {
             ["loss"] = loss,
@@ -119,5 +95,5 @@ internal sealed class RewardTrainer : IDisposable
         return ids.Length <= _maxLength ? ids : ids[.._maxLength];
     }
 
-    public void Dispose() => _optimizer.Dispose();
+    public void Dispose() => _loop.Dispose();
 }

@@ -1,6 +1,5 @@
 using System.Diagnostics;
 using Ares.Models.Nn;
-using TorchSharp.Modules;
 using static TorchSharp.torch;
 
 namespace Ares.Models.Training;
@@ -15,24 +14,17 @@ internal sealed class SftTrainer : IDisposable
 {
     readonly CausalLM _model;
     readonly SftConfig _config;
-    readonly LrSchedule _schedule;
-    readonly AdamW _optimizer;
-    readonly List<Parameter> _trainable;
+    readonly TrainingLoop _loop;
     readonly int _maxLength;
 
     public SftTrainer(CausalLM model, SftConfig config)
     {
         config.Validate();
         if (!model.HasLmHead) throw new ArgumentException("SFT needs a model with an LM head, not a sequence classifier");
-        foreach (var (name, p) in model.named_parameters())
-            if (p.requires_grad && p.dtype is not (ScalarType.Float32 or ScalarType.Float64))
-                throw new NotSupportedException($"trainable parameter '{name}' is {p.dtype}: train fp32 parameters, e.g. LoRA adapters over a bf16 base");
         _model = model;
         _config = config;
-        _schedule = config.LrSchedule;
         _maxLength = Math.Min(config.MaxLength, model.Config.MaxSequenceLength);
-        _optimizer = OptimizerFactory.AdamW(model, config.LearningRate, config.WeightDecay, config.Betas, config.Eps);
-        _trainable = model.parameters().Where(p => p.requires_grad).ToList();
+        _loop = new TrainingLoop(model, config);
     }
 
     /// <summary>
@@ -44,48 +36,14 @@ internal sealed class SftTrainer : IDisposable
     {
         if (data.Count == 0) throw new ArgumentException("SFT needs at least one example");
         Determinism.SeedGlobal(_config.Seed);                 // SFT samples nothing; only LoRA dropout draws
-        var rng = new Random(unchecked((int)_config.Seed));
-        var order = new Queue<int>();
-        int perStep = _config.BatchSize * _config.GradientAccumulation;
-        bool wasTraining = _model.training;
-        _model.train();
-        try
-        {
-            for (int step = 0; step < _config.MaxSteps; step++)
-            {
-                var batch = new List<SftExample>(perStep);
-                while (batch.Count < perStep)
-                {
-                    if (order.Count == 0)
-                    {
-                        var pass = Enumerable.Range(0, data.Count).ToArray();
-                        rng.Shuffle(pass);
-                        order = new Queue<int>(pass);
-                    }
-                    batch.Add(data[order.Dequeue()]);
-                }
-                var metrics = Step(step, batch);
-                onStep?.Invoke(step, metrics);
-            }
-        }
-        finally
-        {
-            _optimizer.zero_grad();
-            _model.train(wasTraining);
-        }
+        _loop.Run(data, Step, onStep, trainMode: true);
     }
 
     /// <summary>One optimizer step on <paramref name="batch"/> (BatchSize × GradientAccumulation examples).</summary>
     internal IReadOnlyDictionary<string, double> Step(int step, IReadOnlyList<SftExample> batch)
     {
         var clock = Stopwatch.StartNew();
-        using var scope = NewDisposeScope();
-        _optimizer.zero_grad();
-        var (loss, tokens) = AccumulateGradients(batch);
-        double gradNorm = Gradients.ClipGlobalNorm(_trainable, _config.MaxGradNorm);
-        double lr = _schedule.At(step);
-        foreach (var group in _optimizer.ParamGroups) group.LearningRate = lr;
-        _optimizer.step();
+        var ((loss, tokens), gradNorm, lr) = _loop.Step(step, () => AccumulateGradients(batch));
         return new Dictionary<string, double>
         {
             ["loss"] = loss,
@@ -150,5 +108,5 @@ internal sealed class SftTrainer : IDisposable
         return (seq[..n], seq[1..], mask);
     }
 
-    public void Dispose() => _optimizer.Dispose();
+    public void Dispose() => _loop.Dispose();
 }

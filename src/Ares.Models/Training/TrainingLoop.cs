@@ -1,0 +1,79 @@
+using Ares.Models.Nn;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace Ares.Models.Training;
+
+/// <summary>
+/// The optimisation every trainer shares: AdamW over the model's trainable (fp32) parameters, the LR
+/// schedule, one optimizer step around the trainer's own gradient pass, and the loop over shuffled
+/// batches. Responsible for the optimizer and its lifetime; does not own the model, know the loss,
+/// or build metrics beyond grad_norm and lr. Trainers hold one (composition, not a base class).
+/// </summary>
+internal sealed class TrainingLoop : IDisposable
+{
+    readonly CausalLM _model;
+    readonly OptimizationConfig _config;
+    readonly LrSchedule _schedule;
+    readonly AdamW _optimizer;
+    readonly List<Parameter> _trainable;
+
+    /// <summary>Refuses non-fp32 trainable parameters (pure-bf16 AdamW would round most updates away).</summary>
+    public TrainingLoop(CausalLM model, OptimizationConfig config)
+    {
+        _trainable = Gradients.TrainableFp32(model);
+        _model = model;
+        _config = config;
+        _schedule = config.LrSchedule;
+        _optimizer = OptimizerFactory.AdamW(model, config.LearningRate, config.WeightDecay, config.Betas, config.Eps);
+    }
+
+    /// <summary>
+    /// One optimizer step in its own dispose scope: zero the gradients, let
+    /// <paramref name="accumulateGradients"/> run the forward/backward passes, clip the global norm,
+    /// set step <paramref name="step"/>'s learning rate and step. Returns the pass's result (which must
+    /// hold no tensors: they die with the scope), the gradient norm before clipping and the lr used.
+    /// </summary>
+    public (T Result, double GradNorm, double Lr) Step<T>(int step, Func<T> accumulateGradients)
+    {
+        using var scope = NewDisposeScope();
+        _optimizer.zero_grad();
+        var result = accumulateGradients();
+        double gradNorm = Gradients.ClipGlobalNorm(_trainable, _config.MaxGradNorm);
+        double lr = _schedule.At(step);
+        foreach (var group in _optimizer.ParamGroups) group.LearningRate = lr;
+        _optimizer.step();
+        return (result, gradNorm, lr);
+    }
+
+    /// <summary>
+    /// Runs MaxSteps calls of <paramref name="step"/>, each on the next BatchSize × GradientAccumulation
+    /// items of <paramref name="data"/> (reshuffled each pass, seeded by Seed), and reports each step's
+    /// metrics to <paramref name="onStep"/>. With <paramref name="trainMode"/> the model is in train mode
+    /// (dropout on) meanwhile and restored after; trainers that run their passes in eval mode pass false.
+    /// Gradients are cleared at the end, even on failure.
+    /// </summary>
+    public void Run<T>(IReadOnlyList<T> data, Func<int, List<T>, IReadOnlyDictionary<string, double>> step,
+        Action<int, IReadOnlyDictionary<string, double>>? onStep, bool trainMode)
+    {
+        var batches = new ShuffledBatches<T>(data, _config.Seed);
+        bool wasTraining = _model.training;
+        if (trainMode) _model.train();
+        try
+        {
+            for (int i = 0; i < _config.MaxSteps; i++)
+            {
+                // Not inside onStep?.Invoke(...): with no callback its arguments, the step itself, would be skipped.
+                var metrics = step(i, batches.Next(_config.BatchSize * _config.GradientAccumulation));
+                onStep?.Invoke(i, metrics);
+            }
+        }
+        finally
+        {
+            _optimizer.zero_grad();
+            if (trainMode) _model.train(wasTraining);
+        }
+    }
+
+    public void Dispose() => _optimizer.Dispose();
+}
