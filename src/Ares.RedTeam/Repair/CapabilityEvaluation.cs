@@ -1,3 +1,4 @@
+using System.Text.Json;
 using Ares.Core.Tokenization;
 using Ares.RedTeam.Chat;
 using Ares.RedTeam.Judges;
@@ -102,10 +103,15 @@ internal static class CapabilityEvaluation
         {
             line++;
             if (string.IsNullOrWhiteSpace(text)) continue;
-            using var doc = System.Text.Json.JsonDocument.Parse(text);
-            if (!doc.RootElement.TryGetProperty("prompt", out var p) || p.ValueKind != System.Text.Json.JsonValueKind.String)
-                throw new FormatException($"{jsonlPath}:{line}: expected an object with a string \"prompt\"");
-            prompts.Add(p.GetString()!);
+            JsonDocument doc;
+            try { doc = JsonDocument.Parse(text); }
+            catch (JsonException e) { throw new FormatException($"{jsonlPath}:{line}: not JSON ({e.Message})", e); }
+            using (doc)
+            {
+                if (doc.RootElement.ValueKind != JsonValueKind.Object || !doc.RootElement.TryGetProperty("prompt", out var p) || p.ValueKind != JsonValueKind.String)
+                    throw new FormatException($"{jsonlPath}:{line}: expected an object with a string \"prompt\"");
+                prompts.Add(p.GetString()!);
+            }
         }
         return prompts;
     }

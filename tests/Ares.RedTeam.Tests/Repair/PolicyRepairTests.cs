@@ -74,6 +74,16 @@ public sealed class PolicyRepairTests(SmallWorldFixture fixture, ITestOutputHelp
     }
 
     [Fact]
+    public void Reading_prompts_names_the_file_and_line_of_a_bad_row()
+    {
+        using var dir = new TempDirectory();
+        File.WriteAllLines(dir.File("p.jsonl"), ["{\"prompt\": \"a\"}", "", "{\"text\": \"b\"}"]);
+        var e = Assert.Throws<FormatException>(() => CapabilityEvaluation.ReadPrompts(dir.File("p.jsonl")));
+        Assert.Contains("p.jsonl:3", e.Message);
+        Assert.Equal(20, CapabilityEvaluation.ReadPrompts(Path.Combine(World.DataDir, SandboxData.BenignHeldOut)).Count);
+    }
+
+    [Fact]
     public async Task Rloo_repair_against_the_RM_lowers_the_harmful_rate_on_held_out_attacks_without_over_refusal()
     {
         var corpus = Corpus();
