@@ -8,6 +8,23 @@ namespace Ares.RedTeam.Repair;
 internal sealed record TextPreference(string Prompt, string Chosen, string Rejected, string? Tactic = null);
 
 /// <summary>
+/// A sandbox world's repair data (from its data directory). Retention = its benign training pairs
+/// only: its harmful training pairs include the deliberately flipped blind-tactic pairs (malicious
+/// chosen), and mixing those back would re-teach the blind spot. Held-out safety pairs come from
+/// harmful_heldout.jsonl in the correct orientation (safe ≻ malicious); held-out retention = the
+/// benign rows of reward_pairs_heldout.jsonl.
+/// </summary>
+internal sealed record SandboxRepairData(IReadOnlyList<TextPreference> Retention, IReadOnlyList<TextPreference> SafetyHeldOut, IReadOnlyList<TextPreference> RetentionHeldOut)
+{
+    public const string BenignKind = "benign";
+
+    public static SandboxRepairData Read(string dataDir) => new(
+        RepairPreferences.ReadPairs(Path.Combine(dataDir, Sandbox.SandboxData.RewardPairsTrain), BenignKind),
+        RepairPreferences.ReadHarmfulCases(Path.Combine(dataDir, Sandbox.SandboxData.HarmfulHeldOut)),
+        RepairPreferences.ReadPairs(Path.Combine(dataDir, Sandbox.SandboxData.RewardPairsHeldOut), BenignKind));
+}
+
+/// <summary>
 /// The data reward-model repair reads: safety pairs (prompt, safe ≻ malicious) from discovery cases
 /// or held-out harmful cases, and original preference pairs in TRL's JSONL format. Errors name the
 /// file, the line and the field.
