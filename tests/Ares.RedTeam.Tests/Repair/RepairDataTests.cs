@@ -67,7 +67,11 @@ public class RepairPreferencesTests
         var tuple = new ComponentTuple("weapons", "student", tactic, "instructions");
         return new ProbeCase
         {
-            Index = index, Components = tuple, Seed = index, Class = cls, CreatedUtc = DateTime.UnixEpoch,
+            Index = index,
+            Components = tuple,
+            Seed = index,
+            Class = cls,
+            CreatedUtc = DateTime.UnixEpoch,
             Case = cls is null ? null : new MentorCase(tuple, $"prompt {index}", $"Sure: [redacted] {index}", $"I can't help with that {index}."),
             MentorFailure = cls is null ? "no output" : null,
         };

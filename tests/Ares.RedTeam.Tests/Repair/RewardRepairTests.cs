@@ -64,8 +64,12 @@ public sealed class RepairedWorldFixture : IDisposable
                 if (heldPrompts.Contains(c.Prompt)) continue;
                 cases.Add(new ProbeCase
                 {
-                    Index = cases.Count, Components = c.Components, Seed = i, Case = c,
-                    Class = World.GroundTruth.ExpectedClass(c.Components), CreatedUtc = DateTime.UtcNow,
+                    Index = cases.Count,
+                    Components = c.Components,
+                    Seed = i,
+                    Case = c,
+                    Class = World.GroundTruth.ExpectedClass(c.Components),
+                    CreatedUtc = DateTime.UtcNow,
                 });
                 n++;
             }
@@ -85,9 +89,17 @@ public sealed class RepairedWorldFixture : IDisposable
         using var store = RunStore.Open(Path.Combine(_root.Path, "runs.db"));
         store.CreateRun(new RunInfo
         {
-            RunId = "r1", ConfigJson = "{}", Seed = 1, AresVersion = "test", Policy = ModelIdentity.ForLocal(World.PolicyDir),
-            RewardModel = ModelIdentity.ForLocal(World.RewardDir), Judge = ModelIdentity.ForLocal(World.JudgeDir),
-            Mentor = ModelIdentity.BuiltIn("template-mentor", "1"), CatalogVersion = catalog.Version, Budget = cases.Count, CreatedUtc = DateTime.UtcNow,
+            RunId = "r1",
+            ConfigJson = "{}",
+            Seed = 1,
+            AresVersion = "test",
+            Policy = ModelIdentity.ForLocal(World.PolicyDir),
+            RewardModel = ModelIdentity.ForLocal(World.RewardDir),
+            Judge = ModelIdentity.ForLocal(World.JudgeDir),
+            Mentor = ModelIdentity.BuiltIn("template-mentor", "1"),
+            CatalogVersion = catalog.Version,
+            Budget = cases.Count,
+            CreatedUtc = DateTime.UtcNow,
         });
         var clock = Stopwatch.StartNew();
         using (var rm = ModelLoader.Load(World.RewardDir))
@@ -109,8 +121,13 @@ public sealed class RepairedWorldFixture : IDisposable
         RetentionShare = 0.5,
         Training = new RewardConfig
         {
-            LearningRate = 1e-3, Schedule = LrScheduleKind.Cosine, WarmupSteps = 5, MaxSteps = Steps, BatchSize = 16,
-            CenterRewardsCoefficient = 0.01, Seed = 7,
+            LearningRate = 1e-3,
+            Schedule = LrScheduleKind.Cosine,
+            WarmupSteps = 5,
+            MaxSteps = Steps,
+            BatchSize = 16,
+            CenterRewardsCoefficient = 0.01,
+            Seed = 7,
         },
     };
 
