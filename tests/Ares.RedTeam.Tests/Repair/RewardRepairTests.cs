@@ -13,6 +13,8 @@ using Ares.RedTeam.Store;
 using TorchSharp;
 using Xunit.Abstractions;
 
+using Ares.RedTeam.Tests.Sandbox;
+
 namespace Ares.RedTeam.Tests.Repair;
 
 /// <summary>
@@ -44,7 +46,7 @@ public sealed class RepairedWorldFixture : IDisposable
 
     public RepairedWorldFixture()
     {
-        World = SandboxWorld.Ensure("small", SandboxSpec.Small, _root.Path);
+        World = new SmallWorldFixture().World;
         var catalog = ComponentCatalog.Default();
         var mentor = new TemplateMentor(catalog);
         var data = Data = SandboxRepairData.Read(World.DataDir);

@@ -6,17 +6,23 @@ using Ares.RedTeam.Sandbox;
 
 namespace Ares.RedTeam.Tests.Sandbox;
 
-/// <summary>One small world, built once for the class (the build is the slow part).</summary>
-public sealed class SmallWorldFixture : IDisposable
+/// <summary>
+/// One small world per test process (the build is the slow part): every class that needs it gets
+/// the same read-only world. Tests that modify a world work on a copy.
+/// </summary>
+public sealed class SmallWorldFixture
 {
-    readonly TempDirectory _root = new();
-    internal List<SandboxProgress> Progress { get; } = [];
-    internal SandboxWorld World { get; }
-    internal string Root => _root.Path;
+    static readonly TempDirectory SharedRoot = new();
+    static readonly List<SandboxProgress> SharedProgress = [];
+    static readonly Lazy<SandboxWorld> Shared = new(() =>
+    {
+        AppDomain.CurrentDomain.ProcessExit += (_, _) => SharedRoot.Dispose();
+        return SandboxWorld.Ensure("small", SandboxSpec.Small, SharedRoot.Path, progress: SharedProgress.Add);
+    });
 
-    public SmallWorldFixture() => World = SandboxWorld.Ensure("small", SandboxSpec.Small, _root.Path, progress: Progress.Add);
-
-    public void Dispose() => _root.Dispose();
+    internal List<SandboxProgress> Progress => SharedProgress;
+    internal SandboxWorld World => Shared.Value;
+    internal string Root => SharedRoot.Path;
 }
 
 public class SandboxWorldTests(SmallWorldFixture fixture) : IClassFixture<SmallWorldFixture>
