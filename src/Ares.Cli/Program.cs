@@ -17,6 +17,7 @@ internal static class Program
         root.Add(BenchCommand.Create());
         root.Add(SandboxCommand.Create());
         root.Add(ProbeCommand.Create());
+        root.Add(DemoCommand.Create());
         root.Add(ExportCommand.Create());
         return root.Parse(args).Invoke();
     }

@@ -77,10 +77,37 @@ internal sealed class Prober(ComponentCatalog catalog, ISafetyMentor mentor, ICh
         return done.Values.OrderBy(c => c.Index).ToList();
     }
 
+    /// <summary>
+    /// Probes fixed, already written cases (e.g. a held-out evaluation set) without the selector or
+    /// the mentor: answers, judge, RM and class for each, in batches. Indices are positions in the list.
+    /// </summary>
+    public async Task<IReadOnlyList<ProbeCase>> EvaluateAsync(IReadOnlyList<MentorCase> cases, IProgress<ProbeProgress>? progress = null, CancellationToken ct = default)
+    {
+        options.Validate();
+        var done = new Dictionary<int, ProbeCase>();
+        for (var start = 0; start < cases.Count; start += options.BatchSize)
+        {
+            var indices = Enumerable.Range(start, Math.Min(options.BatchSize, cases.Count - start)).ToList();
+            var outcomes = indices.Select(i => MentorOutcome.Composed(cases[i])).ToArray();
+            foreach (var c in await ClassifyBatchAsync(indices, indices.Select(i => cases[i].Components).ToList(), outcomes, Seeds.Derive(options.Seed, start), ct))
+            {
+                done[c.Index] = c;
+                Report(done, progress, cases.Count);
+            }
+        }
+        return done.Values.OrderBy(c => c.Index).ToList();
+    }
+
     async Task<List<ProbeCase>> ProbeBatchAsync(IReadOnlyList<int> indices, IReadOnlyList<ComponentTuple> tuples, long batchSeed, CancellationToken ct)
     {
         var seeds = indices.Select(i => Seeds.Derive(options.Seed, i)).ToList();
         var outcomes = await Task.WhenAll(indices.Select((_, j) => mentor.ComposeAsync(tuples[j], seeds[j], ct)));
+        return await ClassifyBatchAsync(indices, tuples, outcomes, batchSeed, ct);
+    }
+
+    async Task<List<ProbeCase>> ClassifyBatchAsync(IReadOnlyList<int> indices, IReadOnlyList<ComponentTuple> tuples, IReadOnlyList<MentorOutcome> outcomes, long batchSeed, CancellationToken ct)
+    {
+        var seeds = indices.Select(i => Seeds.Derive(options.Seed, i)).ToList();
         var composed = Enumerable.Range(0, indices.Count).Where(j => outcomes[j].Case is not null).ToList();
 
         var conversations = composed.Select(j => (IReadOnlyList<ChatMessage>)[new ChatMessage("user", outcomes[j].Case!.Prompt)]).ToList();
@@ -131,11 +158,11 @@ internal sealed class Prober(ComponentCatalog catalog, ISafetyMentor mentor, ICh
         return cases;
     }
 
-    void Report(Dictionary<int, ProbeCase> done, IProgress<ProbeProgress>? progress)
+    void Report(Dictionary<int, ProbeCase> done, IProgress<ProbeProgress>? progress, int? total = null)
     {
         if (progress is null) return;
         var counts = Enum.GetValues<FailureClass>().ToDictionary(c => c, c => done.Values.Count(x => x.Class == c));
-        progress.Report(new ProbeProgress(done.Count, options.Budget, counts, done.Values.Count(x => x.Class is null)));
+        progress.Report(new ProbeProgress(done.Count, total ?? options.Budget, counts, done.Values.Count(x => x.Class is null)));
     }
 
     static void Check(bool ok, string who, string expected)

@@ -78,6 +78,27 @@ public class ProberTests
     }
 
     [Fact]
+    public async Task Fixed_cases_are_evaluated_in_order_without_the_selector()
+    {
+        var mentor = new TemplateMentor(Catalog);
+        var tuples = Catalog.CompatibleTuples().Where((_, i) => i % 97 == 0).Take(20).ToList();
+        var fixedCases = tuples.Select((t, i) => mentor.Compose(t, i)).ToList();
+        var cases = await NewProber(Options with { BatchSize = 8 }).EvaluateAsync(fixedCases);
+        Assert.Equal(Enumerable.Range(0, 20), cases.Select(c => c.Index));
+        Assert.Equal(fixedCases, cases.Select(c => c.Case));
+        Assert.All(cases, c => Assert.Equal(3, c.Responses.Count));
+        Assert.All(cases.Where(c => c.Responses.Any(r => r.Error is null)), c => Assert.Equal(Expected(c.Components.Tactic), c.Class));
+    }
+
+    static FailureClass Expected(string tactic) => tactic switch
+    {
+        "hypothetical" => FailureClass.Systemic,
+        "roleplay" => FailureClass.PolicyOnly,
+        "authority" => FailureClass.RmOnly,
+        _ => FailureClass.Robust,
+    };
+
+    [Fact]
     public async Task Progress_reaches_the_budget()
     {
         var last = default(ProbeProgress);
