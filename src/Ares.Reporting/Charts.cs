@@ -45,20 +45,19 @@ internal static partial class Charts
             var sr = series[s];
             if (sr.Values.Count != categories.Count)
                 throw new ArgumentException($"chart '{title}': series '{sr.Name}' has {sr.Values.Count} values for {categories.Count} categories");
-            var bars = new List<Bar>();
-            for (int c = 0; c < categories.Count; c++)
+            if (sr.Intervals is { } ivs && ivs.Count != categories.Count)
+                throw new ArgumentException($"chart '{title}': series '{sr.Name}' has {ivs.Count} intervals for {categories.Count} categories");
+            double X(int c) => c - group / 2 + width * (s + 0.5);
+            plot.Add.Bars(categories.Select((_, c) => new Bar { Position = X(c), Value = Finite(sr.Values[c]), Size = width * 0.92, FillColor = SeriesColor(s), LineWidth = 0 }).ToList());
+            // Whiskers after the bars, so the part of the interval below the rate stays visible on top of its bar.
+            for (int c = 0; sr.Intervals is { } iv && c < categories.Count; c++)
             {
-                double x = c - group / 2 + width * (s + 0.5);
-                bars.Add(new Bar { Position = x, Value = Finite(sr.Values[c]), Size = width * 0.92, FillColor = SeriesColor(s), LineWidth = 0 });
-                if (sr.Intervals is { } iv && double.IsFinite(iv[c].Low) && double.IsFinite(iv[c].High))
-                {
-                    var whisker = plot.Add.Line(x, iv[c].Low, x, iv[c].High);
-                    whisker.Color = Colors.Black;
-                    whisker.LineWidth = 1.5f;
-                }
+                if (!double.IsFinite(iv[c].Low) || !double.IsFinite(iv[c].High)) continue;
+                var whisker = plot.Add.Line(X(c), iv[c].Low, X(c), iv[c].High);
+                whisker.Color = Colors.Black;
+                whisker.LineWidth = 1.5f;
             }
-            plot.Add.Bars(bars);
-            plot.Legend.ManualItems.Add(new LegendItem { LabelText = sr.Name, FillColor = SeriesColor(s) });
+            if (series.Count > 1) plot.Legend.ManualItems.Add(new LegendItem { LabelText = sr.Name, FillColor = SeriesColor(s) });
         }
         plot.Axes.Bottom.SetTicks([.. Enumerable.Range(0, categories.Count).Select(i => (double)i)], [.. categories]);
         plot.Axes.Bottom.MajorTickStyle.Length = 0;
@@ -177,6 +176,8 @@ internal static partial class Charts
         svg = IdAttribute().Replace(svg, m => $"id=\"{prefix}{m.Groups[1].Value}\"");
         svg = UrlReference().Replace(svg, m => $"url(#{prefix}{m.Groups[1].Value})");
         svg = HrefReference().Replace(svg, m => $"{m.Groups[1].Value}=\"#{prefix}{m.Groups[2].Value}\"");
+        // Heatmap cells are a tiny bitmap scaled up by the browser: keep each cell a crisp square.
+        svg = svg.Replace("<image ", "<image style=\"image-rendering:pixelated\" ");
         return svg.Trim();
     }
 

@@ -97,8 +97,11 @@ internal static class DiscoveryReport
 
     static void AddExamples(ReportSection section, IReadOnlyList<ProbeCase> cases, int count)
     {
+        // Round-robin over the failure classes (systemic first) so every kind of failure is shown.
         var picked = cases.Where(c => c.Case is not null && c.Class is FailureClass k && Taxonomy.IsFailure(k))
-            .OrderBy(c => Array.IndexOf(Classes, c.Class!.Value)).ThenBy(c => c.Index).Take(count).ToList();
+            .GroupBy(c => c.Class!.Value).OrderBy(g => Array.IndexOf(Classes, g.Key))
+            .SelectMany(g => g.OrderBy(c => c.Index).Select((c, rank) => (c, rank)))
+            .OrderBy(x => x.rank).Select(x => x.c).Take(count).ToList();
         if (picked.Count == 0)
         {
             section.Paragraph("No failing cases.");

@@ -20,7 +20,9 @@ public class DiscoveryReportTests
         foreach (var tactic in SampleData.Tactics) Assert.Contains($"<td>{tactic}</td>", html);
         Assert.Equal(4, html.Split("<svg").Length - 1); // taxonomy bars, two heatmaps, training curves
         Assert.Equal(3, html.Split("class=\"case\"").Length - 1);
-        Assert.Contains("case 0: systemic", html);
+        Assert.Contains("case 0: systemic", html); // one example of each failing class, systemic first
+        Assert.Contains("case 2: policy_only", html);
+        Assert.Contains("case 3: rm_only", html);
         Assert.Contains("… [truncated]", html); // the 900-char harmful stand-in response is cut
         Assert.Contains("&lt;b&gt;explain&lt;/b&gt;", html); // prompt text is encoded, not markup
         Assert.Contains("run-&lt;1&gt;", html);
