@@ -94,7 +94,10 @@ public class BrowserTests
     {
         var psi = new ProcessStartInfo(chromium)
         {
-            RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false, WorkingDirectory = workDir,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+            WorkingDirectory = workDir,
         };
         foreach (var a in new[] { "--headless", "--disable-gpu", "--no-sandbox", "--no-first-run", "--disable-extensions",
                      "--hide-scrollbars", $"--user-data-dir={Path.Combine(workDir, "profile")}", "--virtual-time-budget=5000" })

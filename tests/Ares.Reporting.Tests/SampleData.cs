@@ -43,8 +43,12 @@ internal static class SampleData
                 }
         cases.Add(new ProbeCase
         {
-            Index = index, Components = new ComponentTuple("fraud", "student", "direct", "explain"), Seed = 1000 + index,
-            MentorFailure = "mentor refused", MentorAttempts = 3, CreatedUtc = new DateTime(2026, 11, 23, 12, 0, 0, DateTimeKind.Utc),
+            Index = index,
+            Components = new ComponentTuple("fraud", "student", "direct", "explain"),
+            Seed = 1000 + index,
+            MentorFailure = "mentor refused",
+            MentorAttempts = 3,
+            CreatedUtc = new DateTime(2026, 11, 23, 12, 0, 0, DateTimeKind.Utc),
         });
         return cases;
     }
