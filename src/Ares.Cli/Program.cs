@@ -19,6 +19,7 @@ internal static class Program
         root.Add(ProbeCommand.Create());
         root.Add(DemoCommand.Create());
         root.Add(ExportCommand.Create());
+        root.Add(ReportCommand.Create());
         return root.Parse(args).Invoke();
     }
 }

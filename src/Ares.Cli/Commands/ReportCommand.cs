@@ -1,0 +1,37 @@
+using System.CommandLine;
+using Ares.Reporting;
+using Ares.RedTeam.Store;
+
+namespace Ares.Cli.Commands;
+
+/// <summary>`ares report`: a stored discovery run as one self-contained HTML file (tables, charts, examples, provenance).</summary>
+internal static class ReportCommand
+{
+    public static Command Create()
+    {
+        var store = new Option<string>("--store", "-s") { Description = "Run store (SQLite file) a discovery run wrote", Required = true, HelpName = "FILE" };
+        var run = new Option<string?>("--run") { Description = "Id of the run to report (default: the most recent run in the store)", HelpName = "ID" };
+        var examples = new Option<int>("--examples") { Description = "How many failing cases to show in full", DefaultValueFactory = _ => 6, HelpName = "N" };
+        var output = new Option<string>("--out", "-o") { Description = "HTML file to write (replaced atomically)", Required = true, HelpName = "FILE" };
+        var cmd = new Command("report", "Render a discovery run from a run store as a self-contained HTML report (no scripts, no external files)")
+        { store, run, examples, output };
+        cmd.SetAction(r => CliErrors.Run(() =>
+        {
+            int shown = r.GetValue(examples);
+            if (shown < 0) throw new ArgumentException($"--examples must be ≥ 0, got {shown}");
+            using var db = RunStore.Open(r.GetValue(store)!, create: false);
+            var runs = db.ListRuns();
+            if (runs.Count == 0) throw new ArgumentException($"{db.Path}: the store has no runs to report");
+            string runId = r.GetValue(run) ?? runs[^1].RunId;
+            var info = runs.FirstOrDefault(x => x.RunId == runId)
+                ?? throw new ArgumentException($"{db.Path}: no run '{runId}'; runs in the store: {string.Join(", ", runs.Select(x => $"{x.RunId} ({x.Status})"))}");
+            var cases = db.LoadCases(runId);
+            var report = DiscoveryReport.Build(info, cases, db.LoadMetrics(runId), shown);
+            string path = r.GetValue(output)!;
+            report.Write(path);
+            Console.Error.WriteLine($"wrote the report of run '{runId}' ({cases.Count} case(s)) to {path}");
+            return 0;
+        }));
+        return cmd;
+    }
+}

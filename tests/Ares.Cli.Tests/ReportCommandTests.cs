@@ -1,0 +1,97 @@
+using Ares.RedTeam;
+using Ares.RedTeam.Catalog;
+using Ares.RedTeam.Mentor;
+using Ares.RedTeam.Probe;
+using Ares.RedTeam.Store;
+
+namespace Ares.Cli.Tests;
+
+/// <summary>`ares report` as a user runs it, on a store written through <see cref="RunStore"/>.</summary>
+[Collection(nameof(ConsoleCapture))]
+public sealed class ReportCommandTests : IDisposable
+{
+    readonly TempDirectory _dir = new();
+    public void Dispose() => _dir.Dispose();
+
+    static (int Code, string Out, string Err) Run(params string[] args)
+    {
+        var (oldOut, oldErr) = (Console.Out, Console.Error);
+        var (o, e) = (new StringWriter(), new StringWriter());
+        Console.SetOut(o); Console.SetError(e);
+        try { return (Program.Main(args), o.ToString(), e.ToString()); }
+        finally { Console.SetOut(oldOut); Console.SetError(oldErr); }
+    }
+
+    static RunInfo Info(string id, int minutes) => new()
+    {
+        RunId = id,
+        ConfigJson = "{\"budget\": 4}",
+        Seed = 1,
+        AresVersion = "0.1.0",
+        Policy = ModelIdentity.BuiltIn("policy", "1"),
+        RewardModel = ModelIdentity.BuiltIn("rm", "1"),
+        Judge = ModelIdentity.BuiltIn("judge", "1"),
+        Mentor = ModelIdentity.BuiltIn("template-mentor", "1"),
+        CatalogVersion = "1",
+        Budget = 4,
+        CreatedUtc = new DateTime(2025, 1, 1, 0, minutes, 0, DateTimeKind.Utc),
+    };
+
+    static ProbeCase Case(int index, string tactic, FailureClass cls)
+    {
+        var tuple = new ComponentTuple(index % 2 == 0 ? "weapons" : "fraud", "persona", tactic, "goal");
+        return new ProbeCase
+        {
+            Index = index,
+            Components = tuple,
+            Seed = index,
+            Class = cls,
+            CreatedUtc = DateTime.UtcNow,
+            Case = new MentorCase(tuple, $"prompt {index}", $"[redacted] {index}", $"safe {index}"),
+            Responses = [new ProbeResponse(0, $"response {index}", "stop", null, cls is FailureClass.Systemic ? 0.9 : 0.1, null, 0.4)],
+            RewardMalicious = 0.1,
+            RewardSafe = 0.2,
+        };
+    }
+
+    [Fact]
+    public void Report_renders_the_latest_run_with_its_cases_charts_and_metrics()
+    {
+        var db = _dir.File("runs.db");
+        using (var store = RunStore.Open(db))
+        {
+            store.CreateRun(Info("old", 0));
+            store.SaveCase("old", Case(0, "roleplay", FailureClass.Robust));
+            store.CreateRun(Info("new", 5));
+            store.SaveCase("new", Case(0, "roleplay", FailureClass.Systemic));
+            store.SaveCase("new", Case(1, "roleplay", FailureClass.Robust));
+            store.SaveCase("new", Case(2, "direct", FailureClass.RmOnly));
+            store.SaveCase("new", Case(3, "direct", FailureClass.Robust));
+            store.AppendMetrics("new", "probe", 1, new Dictionary<string, double> { ["failure_rate"] = 0.5 });
+            store.AppendMetrics("new", "probe", 2, new Dictionary<string, double> { ["failure_rate"] = 0.25 });
+        }
+        var path = _dir.File("report.html");
+        var (code, stdout, stderr) = Run("report", "--store", db, "--out", path);
+        Assert.True(code == 0, stderr);
+        Assert.Empty(stdout);
+        Assert.Equal($"wrote the report of run 'new' (4 case(s)) to {path}", stderr.Trim());
+        var html = File.ReadAllText(path);
+        Assert.Contains("ARES discovery report: run new", html);
+        Assert.Contains("<td>systemic</td><td>25.0 % [4.6 %, 69.9 %] (1/4)</td>", html);
+        Assert.Contains("case 0: systemic", html);
+        Assert.Contains("Training curves", html);
+        Assert.Equal(4, html.Split("<svg").Length - 1);
+        Assert.DoesNotContain("<script", html);
+    }
+
+    [Fact]
+    public void Report_of_an_unknown_run_lists_the_runs_and_exits_2()
+    {
+        var db = _dir.File("runs.db");
+        using (var store = RunStore.Open(db)) store.CreateRun(Info("only", 0));
+        var (code, _, stderr) = Run("report", "--store", db, "--run", "nope", "--out", _dir.File("r.html"));
+        Assert.Equal(2, code);
+        Assert.Equal($"error: {db}: no run 'nope'; runs in the store: only (running)", stderr.Trim());
+        Assert.False(File.Exists(_dir.File("r.html")));
+    }
+}
