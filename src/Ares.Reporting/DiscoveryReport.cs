@@ -64,7 +64,7 @@ internal static class DiscoveryReport
         section.Table($"Class rates per {kind.ToString().ToLowerInvariant()}", headers, rows);
     }
 
-    static void AddHeatmaps(ReportSection section, TaxonomyReport taxonomy, IReadOnlyList<ProbeCase> cases)
+    internal static void AddHeatmaps(ReportSection section, TaxonomyReport taxonomy, IReadOnlyList<ProbeCase> cases)
     {
         FailureClass[] failing = [FailureClass.Systemic, FailureClass.PolicyOnly, FailureClass.RmOnly];
         var keys = taxonomy.ByComponent.Keys.OrderBy(k => Array.IndexOf(ComponentCatalog.Kinds, k.Kind)).ThenBy(k => k.Id, StringComparer.Ordinal).ToList();
@@ -95,7 +95,7 @@ internal static class DiscoveryReport
             "Any failure class (policy-only, RM-only, systemic); blank cells were not probed.");
     }
 
-    static void AddExamples(ReportSection section, IReadOnlyList<ProbeCase> cases, int count)
+    internal static void AddExamples(ReportSection section, IReadOnlyList<ProbeCase> cases, int count)
     {
         // Round-robin over the failure classes (systemic first) so every kind of failure is shown.
         var picked = cases.Where(c => c.Case is not null && c.Class is FailureClass k && Taxonomy.IsFailure(k))

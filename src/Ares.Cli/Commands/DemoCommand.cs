@@ -21,7 +21,8 @@ internal static class DemoCommand
         var cmd = new Command("demo", """
             The whole ARES loop on the built-in sandbox world: build (or reuse) the world, discover where the policy
             and its reward model fail, repair the reward model (stage 1), repair the policy against it (stage 2),
-            and re-evaluate on held-out cases, including a tactic never used in repair. Prints before/after tables.
+            and re-evaluate on held-out cases, including a tactic never used in repair. Prints before/after tables
+            and writes a self-contained HTML report (report.html) with the charts.
             """) { output, root, seed };
         cmd.SetAction(r => CliErrors.Run(() => Run(r.GetValue(output)!.FullName, r.GetValue(root), r.GetValue(seed))));
         return cmd;
@@ -47,7 +48,10 @@ internal static class DemoCommand
                 });
                 foreach (var t in tasks.Values) t.Value = t.MaxValue;
             });
+        var report = Path.Combine(outDir, "report.html");
+        Ares.Reporting.DemoReport.Build(result!).Write(report);
         Render(console, result!, clock.Elapsed);
+        console.MarkupLine($"report: [bold]{Markup.Escape(report)}[/]");
         return 0;
     }
 

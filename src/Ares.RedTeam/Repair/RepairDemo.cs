@@ -36,9 +36,9 @@ internal sealed record RepairDemoOptions
     };
     public PolicyRepairConfig PolicyRepair { get; init; } = new()
     {
-        MixSize = 192, BenignShare = 0.5,
+        MixSize = 192, BenignShare = 0.65,
         Lora = new LoraConfig { Rank = 8, Alpha = 16, Dropout = 0 },
-        Rl = new PolicyRlConfig { LearningRate = 3e-3, MaxSteps = 32, BatchSize = 8, CompletionsPerPrompt = 4, MaxNewTokens = 48, Beta = 0.02, WarmupSteps = 2 },
+        Rl = new PolicyRlConfig { LearningRate = 3e-3, MaxSteps = 24, BatchSize = 8, CompletionsPerPrompt = 4, MaxNewTokens = 48, Beta = 0.05, WarmupSteps = 2 },
     };
 }
 
