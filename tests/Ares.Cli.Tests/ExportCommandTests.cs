@@ -7,10 +7,6 @@ using Ares.RedTeam.Store;
 
 namespace Ares.Cli.Tests;
 
-/// <summary>Console capture is process-wide: these run alone, never beside another class that redirects it.</summary>
-[CollectionDefinition(nameof(ConsoleCapture), DisableParallelization = true)]
-public sealed class ConsoleCapture;
-
 /// <summary>`ares export` as a user runs it, on a store written through <see cref="RunStore"/>.</summary>
 [Collection(nameof(ConsoleCapture))]
 public sealed class ExportCommandTests : IDisposable
@@ -18,29 +14,9 @@ public sealed class ExportCommandTests : IDisposable
     readonly TempDirectory _dir = new();
     public void Dispose() => _dir.Dispose();
 
-    static (int Code, string Out, string Err) Run(params string[] args)
-    {
-        var (oldOut, oldErr) = (Console.Out, Console.Error);
-        var (o, e) = (new StringWriter(), new StringWriter());
-        Console.SetOut(o); Console.SetError(e);
-        try { return (Program.Main(args), o.ToString(), e.ToString()); }
-        finally { Console.SetOut(oldOut); Console.SetError(oldErr); }
-    }
+    static (int Code, string Out, string Err) Run(params string[] args) => CliHarness.Run(args);
 
-    static RunInfo Info(string id, int minutes) => new()
-    {
-        RunId = id,
-        ConfigJson = "{}",
-        Seed = 1,
-        AresVersion = "0.1.0",
-        Policy = ModelIdentity.BuiltIn("policy", "1"),
-        RewardModel = ModelIdentity.BuiltIn("rm", "1"),
-        Judge = ModelIdentity.BuiltIn("judge", "1"),
-        Mentor = ModelIdentity.BuiltIn("template-mentor", "1"),
-        CatalogVersion = "1",
-        Budget = 3,
-        CreatedUtc = new DateTime(2025, 1, 1, 0, minutes, 0, DateTimeKind.Utc),
-    };
+    static RunInfo Info(string id, int minutes) => CliHarness.Info(id, minutes, budget: 3);
 
     static ProbeCase Case(int index, FailureClass cls)
     {

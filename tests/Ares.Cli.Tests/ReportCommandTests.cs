@@ -13,29 +13,9 @@ public sealed class ReportCommandTests : IDisposable
     readonly TempDirectory _dir = new();
     public void Dispose() => _dir.Dispose();
 
-    static (int Code, string Out, string Err) Run(params string[] args)
-    {
-        var (oldOut, oldErr) = (Console.Out, Console.Error);
-        var (o, e) = (new StringWriter(), new StringWriter());
-        Console.SetOut(o); Console.SetError(e);
-        try { return (Program.Main(args), o.ToString(), e.ToString()); }
-        finally { Console.SetOut(oldOut); Console.SetError(oldErr); }
-    }
+    static (int Code, string Out, string Err) Run(params string[] args) => CliHarness.Run(args);
 
-    static RunInfo Info(string id, int minutes) => new()
-    {
-        RunId = id,
-        ConfigJson = "{\"budget\": 4}",
-        Seed = 1,
-        AresVersion = "0.1.0",
-        Policy = ModelIdentity.BuiltIn("policy", "1"),
-        RewardModel = ModelIdentity.BuiltIn("rm", "1"),
-        Judge = ModelIdentity.BuiltIn("judge", "1"),
-        Mentor = ModelIdentity.BuiltIn("template-mentor", "1"),
-        CatalogVersion = "1",
-        Budget = 4,
-        CreatedUtc = new DateTime(2025, 1, 1, 0, minutes, 0, DateTimeKind.Utc),
-    };
+    static RunInfo Info(string id, int minutes) => CliHarness.Info(id, minutes, budget: 4, configJson: "{\"budget\": 4}");
 
     static ProbeCase Case(int index, string tactic, FailureClass cls)
     {
