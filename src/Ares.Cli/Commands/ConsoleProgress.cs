@@ -6,6 +6,17 @@ namespace Ares.Cli.Commands;
 internal static class ConsoleProgress
 {
     /// <summary>
+    /// A console on the current Console.Out (so in-process tests can capture it); redirected output
+    /// (logs, CI) gets 120 columns instead of Spectre's 80 so tables do not wrap.
+    /// </summary>
+    public static IAnsiConsole CreateConsole()
+    {
+        var console = AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(Console.Out) });
+        if (!console.Profile.Capabilities.Interactive) console.Profile.Width = Math.Max(console.Profile.Width, 120);
+        return console;
+    }
+
+    /// <summary>
     /// Runs <paramref name="job"/> with a bar of <paramref name="total"/> steps. The job reports the
     /// absolute step count and a short status line.
     /// </summary>

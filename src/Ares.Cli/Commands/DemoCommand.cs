@@ -30,8 +30,7 @@ internal static class DemoCommand
 
     static int Run(string outDir, string? root, long seed)
     {
-        var console = AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(Console.Out) });
-        if (!console.Profile.Capabilities.Interactive) console.Profile.Width = Math.Max(console.Profile.Width, 120);
+        var console = ConsoleProgress.CreateConsole();
         var clock = System.Diagnostics.Stopwatch.StartNew();
         var world = SandboxCommand.EnsureWithProgress(console, "default", SandboxSpec.Default, root, force: false);
         RepairDemoResult? result = null;

@@ -34,8 +34,7 @@ internal static class ProbeCommand
     static int Run(string configPath, bool resume)
     {
         var config = ProbeConfig.Load(configPath);
-        var console = AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(Console.Out) });
-        if (!console.Profile.Capabilities.Interactive) console.Profile.Width = Math.Max(console.Profile.Width, 120); // logs: no 80-column wrapping
+        var console = ConsoleProgress.CreateConsole();
         // Sandbox worlds are built (or found cached) first, each with its own progress display.
         foreach (var name in SandboxNames(config).Distinct())
         {

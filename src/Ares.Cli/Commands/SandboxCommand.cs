@@ -27,7 +27,7 @@ internal static class SandboxCommand
                 "small" => SandboxSpec.Small,
                 var s => throw new ArgumentException($"--spec '{s}' is not known: default or small"),
             };
-            var console = AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(Console.Out) });
+            var console = ConsoleProgress.CreateConsole();
             var w = EnsureWithProgress(console, r.GetValue(name)!, chosen, r.GetValue(root), r.GetValue(force));
             console.MarkupLine(w.Built ? $"[green]built[/] {Markup.Escape(w.WorldDir)}" : $"[green]cached[/] {Markup.Escape(w.WorldDir)} (spec {w.Manifest.SpecHash[..12]}, built {w.Manifest.CreatedUtc:u})");
             Report(console, w);

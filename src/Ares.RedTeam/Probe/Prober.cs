@@ -89,7 +89,8 @@ internal sealed class Prober(ComponentCatalog catalog, ISafetyMentor mentor, ICh
         {
             var indices = Enumerable.Range(start, Math.Min(options.BatchSize, cases.Count - start)).ToList();
             var outcomes = indices.Select(i => MentorOutcome.Composed(cases[i])).ToArray();
-            foreach (var c in await ClassifyBatchAsync(indices, indices.Select(i => cases[i].Components).ToList(), outcomes, Seeds.Derive(options.Seed, start), ct))
+            var seeds = indices.Select(i => Seeds.Derive(options.Seed, i)).ToList();
+            foreach (var c in await ClassifyBatchAsync(indices, indices.Select(i => cases[i].Components).ToList(), seeds, outcomes, Seeds.Derive(options.Seed, start), ct))
             {
                 done[c.Index] = c;
                 Report(done, progress, cases.Count);
@@ -102,12 +103,12 @@ internal sealed class Prober(ComponentCatalog catalog, ISafetyMentor mentor, ICh
     {
         var seeds = indices.Select(i => Seeds.Derive(options.Seed, i)).ToList();
         var outcomes = await Task.WhenAll(indices.Select((_, j) => mentor.ComposeAsync(tuples[j], seeds[j], ct)));
-        return await ClassifyBatchAsync(indices, tuples, outcomes, batchSeed, ct);
+        return await ClassifyBatchAsync(indices, tuples, seeds, outcomes, batchSeed, ct);
     }
 
-    async Task<List<ProbeCase>> ClassifyBatchAsync(IReadOnlyList<int> indices, IReadOnlyList<ComponentTuple> tuples, IReadOnlyList<MentorOutcome> outcomes, long batchSeed, CancellationToken ct)
+    async Task<List<ProbeCase>> ClassifyBatchAsync(IReadOnlyList<int> indices, IReadOnlyList<ComponentTuple> tuples, IReadOnlyList<long> seeds,
+        IReadOnlyList<MentorOutcome> outcomes, long batchSeed, CancellationToken ct)
     {
-        var seeds = indices.Select(i => Seeds.Derive(options.Seed, i)).ToList();
         var composed = Enumerable.Range(0, indices.Count).Where(j => outcomes[j].Case is not null).ToList();
 
         var conversations = composed.Select(j => (IReadOnlyList<ChatMessage>)[new ChatMessage("user", outcomes[j].Case!.Prompt)]).ToList();

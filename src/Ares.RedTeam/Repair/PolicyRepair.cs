@@ -52,11 +52,12 @@ internal sealed class PolicyRepair
     /// requests, rebuilt from the world's spec (deterministic). data/benign_heldout.jsonl and
     /// overrefusal_heldout.jsonl are disjoint from these and stay for evaluation.
     /// </summary>
-    public static IReadOnlyList<string> SandboxBenignPrompts(SandboxWorld world, ComponentCatalog? catalog = null)
-    {
-        var corpus = SandboxCorpus.Build(world.Spec, catalog ?? ComponentCatalog.Default());
-        return corpus.BenignTrain.Concat(corpus.SensitiveTrain).Select(b => b.Prompt).Distinct(StringComparer.Ordinal).ToList();
-    }
+    public static IReadOnlyList<string> SandboxBenignPrompts(SandboxWorld world, ComponentCatalog? catalog = null) =>
+        SandboxBenignPrompts(SandboxCorpus.Build(world.Spec, catalog ?? ComponentCatalog.Default()));
+
+    /// <summary>The same, from a corpus the caller already rebuilt.</summary>
+    public static IReadOnlyList<string> SandboxBenignPrompts(SandboxCorpus corpus) =>
+        corpus.BenignTrain.Concat(corpus.SensitiveTrain).Select(b => b.Prompt).Distinct(StringComparer.Ordinal).ToList();
 
     /// <summary>
     /// <see cref="PolicyRepairConfig.MixSize"/> prompts, <see cref="PolicyRepairConfig.BenignShare"/> of them

@@ -122,7 +122,7 @@ internal static class RepairDemo
         using (var policy = ModelLoader.Load(world.PolicyDir))
         using (var repairedRm = LocalRewardModel.Load(rmDir))
             policyResult = new PolicyRepair(o.PolicyRepair).Run(policy, repairedRm, PolicyRepair.AdversarialPrompts(repairCases),
-                PolicyRepair.SandboxBenignPrompts(world, catalog), policyDir,
+                PolicyRepair.SandboxBenignPrompts(corpus), policyDir,
                 (step, _) => progress?.Invoke("repair policy", step + 1, o.PolicyRepair.Rl.MaxSteps), store, runId);
         Phase("repair policy");
 
