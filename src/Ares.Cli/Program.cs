@@ -18,6 +18,7 @@ internal static class Program
         root.Add(SandboxCommand.Create());
         root.Add(ProbeCommand.Create());
         root.Add(DemoCommand.Create());
+        root.Add(RepairCommand.Create());
         root.Add(ExportCommand.Create());
         root.Add(ReportCommand.Create());
         return root.Parse(args).Invoke();

@@ -118,7 +118,8 @@ internal sealed record ProbeConfig
         };
     }
 
-    sealed class Reader(string source, string baseDir)
+    /// <summary>Strict reading of config JSON: every error names the file and the field. Shared by the configs that build on a probe config.</summary>
+    internal sealed class Reader(string source, string baseDir)
     {
         public ProbeConfigException Error(string field, string what) => new($"{source}: field '{field}' {what}");
 

@@ -29,12 +29,20 @@ internal sealed record RepairDemoOptions
     /// whether repair generalises beyond the tactics it saw. Default: an RM-only tactic.
     /// </summary>
     public string HeldOutTactic { get; init; } = "educational";
-    public RewardRepairConfig RewardRepair { get; init; } = new()
+    public RewardRepairConfig RewardRepair { get; init; } = SandboxRepairDefaults.Reward;
+    public PolicyRepairConfig PolicyRepair { get; init; } = SandboxRepairDefaults.Policy;
+}
+
+/// <summary>Repair settings tuned on the default sandbox world (tiny models, 2 CPU cores): `ares demo`'s and `ares repair`'s defaults.</summary>
+internal static class SandboxRepairDefaults
+{
+    public static RewardRepairConfig Reward { get; } = new()
     {
         RetentionShare = 0.5,
         Training = new RewardConfig { LearningRate = 1e-3, MaxSteps = 60, BatchSize = 16, WarmupSteps = 5, CenterRewardsCoefficient = 0.01 },
     };
-    public PolicyRepairConfig PolicyRepair { get; init; } = new()
+
+    public static PolicyRepairConfig Policy { get; } = new()
     {
         MixSize = 192, BenignShare = 0.65,
         Lora = new LoraConfig { Rank = 8, Alpha = 16, Dropout = 0 },
@@ -77,7 +85,7 @@ internal static class RepairDemo
             ["sampling"] = new Dictionary<string, double> { ["temperature"] = 0.7, ["max_tokens"] = 64 },
         });
         var config = ProbeConfig.Parse(configJson, Path.Combine(o.OutDir, "demo-probe.json"));
-        var discovery = ProbeRunner.Run(config, resume: false, _ => world, new Progress(p => progress?.Invoke("discovery", p.Completed, p.Budget)));
+        var discovery = ProbeRunner.Run(config, resume: false, _ => world, new CallbackProgress<ProbeProgress>(p => progress?.Invoke("discovery", p.Completed, p.Budget)));
         Phase("discovery");
 
         // Held-out cases: the world's held-out tuples (never in its training data), all tactics.
@@ -96,7 +104,7 @@ internal static class RepairDemo
             using var rm = LocalRewardModel.Load(rewardDir);
             using var judge = ClassifierJudge.Load(world.JudgeDir);
             var prober = new Prober(catalog, new TemplateMentor(catalog), policy, rm, judge, probeOptions);
-            var cases = prober.EvaluateAsync(heldOut, new Progress(p => progress?.Invoke(phase, p.Completed, p.Budget))).GetAwaiter().GetResult();
+            var cases = prober.EvaluateAsync(heldOut, new CallbackProgress<ProbeProgress>(p => progress?.Invoke(phase, p.Completed, p.Budget))).GetAwaiter().GetResult();
             var reward = RewardEvaluation.Run(rm, data.SafetyHeldOut, data.RetentionHeldOut);
             var capability = CapabilityEvaluation.EvaluateAsync(policy, judge, rm, heldOut.Select(c => c.Prompt).ToList(), benign, sensitive, evalOptions).GetAwaiter().GetResult();
             return new RepairSnapshot(TaxonomyReport.Build(cases), cases, reward, capability);
@@ -148,10 +156,5 @@ internal static class RepairDemo
             cases.Add(new MentorCase(new ComponentTuple(F("topic"), F("persona"), F("tactic"), F("goal")), F("prompt"), F("malicious"), F("safe")));
         }
         return cases;
-    }
-
-    sealed class Progress(Action<ProbeProgress> report) : IProgress<ProbeProgress>
-    {
-        public void Report(ProbeProgress value) => report(value);
     }
 }

@@ -28,7 +28,7 @@ internal sealed record SandboxProgress(string Phase, string Message, int Step = 
 internal static class SandboxBuilder
 {
     /// <summary>Bumped whenever a change would build a different world from the same spec (the cache key includes it).</summary>
-    public const string Version = "1";
+    public const string Version = "2";
 
     public const string EndOfText = "<|endoftext|>", ImStart = "<|im_start|>", ImEnd = "<|im_end|>";
     public static readonly string[] LabelNames = ["safe", "unsafe"];

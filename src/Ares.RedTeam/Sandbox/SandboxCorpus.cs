@@ -78,7 +78,11 @@ internal sealed class SandboxCorpus
         // Every training item appears several times in different wrappings; held-out items once plain, once wrapped.
         var sensitiveTrainEx = Enumerable.Range(0, Math.Max(1, spec.BenignTrain / 4))
             .Select(i => composer.Compose(sensitiveTrain[i % sensitiveTrain.Length], benignRng)).ToList();
-        var sensitiveHeldEx = sensitiveHeld.SelectMany(item => new[] { composer.Plain(item, benignRng), composer.Wrapped(item, benignRng) }).ToList();
+        // The over-refusal set: held-out items and the never-trained ones, each once plain and in several
+        // tactic wrappings (composed last, so the training data above does not depend on its size).
+        var sensitiveHeldEx = sensitiveHeld.Concat(EverydayRequests.SensitiveLookingEvalOnly)
+            .SelectMany(item => Enumerable.Range(0, spec.SensitiveHeldOutWrappings).Select(_ => composer.Wrapped(item, benignRng)).Prepend(composer.Plain(item, benignRng)))
+            .ToList();
 
         return new SandboxCorpus
         {

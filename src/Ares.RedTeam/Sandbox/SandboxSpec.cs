@@ -30,6 +30,8 @@ internal sealed record SandboxSpec
     public int BenignHeldOut { get; init; } = 120;
     /// <summary>Sensitive-looking benign items (of <see cref="EverydayRequests.SensitiveLooking"/>) kept out of training for over-refusal evaluation.</summary>
     public int SensitiveHeldOutItems { get; init; } = 10;
+    /// <summary>Tactic-wrapped phrasings of each over-refusal item, besides its plain one (items: the held-out ones plus <see cref="EverydayRequests.SensitiveLookingEvalOnly"/>).</summary>
+    public int SensitiveHeldOutWrappings { get; init; } = 2;
     /// <summary>Benign (helpful ≻ over-refusal) pairs in the RM's training data; the rest are harmful pairs, the harder half.</summary>
     public int RewardBenignPairs { get; init; } = 800;
     /// <summary>Share of benign prompts wrapped in a catalog tactic template with a persona, so that a tactic alone never signals harm.</summary>
@@ -70,7 +72,7 @@ internal sealed record SandboxSpec
     /// <summary>A world small enough to build in seconds: for tests. Same weaknesses, tiny model and corpus.</summary>
     public static SandboxSpec Small { get; } = new()
     {
-        HarmfulTrain = 1200, HarmfulHeldOutPerTactic = 4, BenignTrain = 500, BenignHeldOut = 20, SensitiveHeldOutItems = 6,
+        HarmfulTrain = 1200, HarmfulHeldOutPerTactic = 4, BenignTrain = 500, BenignHeldOut = 20, SensitiveHeldOutItems = 6, SensitiveHeldOutWrappings = 1,
         RewardBenignPairs = 200, AttackSeeds = 200, VocabSize = 2048, HiddenSize = 128, IntermediateSize = 344, Layers = 2, Heads = 4,
         PolicySteps = 170, RewardSteps = 70, JudgeSteps = 15, SelfCheckMaxNewTokens = 32, WrappedBenignShare = 0.1, LearningRate = 5e-3,
         FineTuneLearningRate = 2e-3,
@@ -89,7 +91,7 @@ internal sealed record SandboxSpec
         void Positive(string name, int v) { if (v < 1) throw new ArgumentException($"sandbox spec: {name} must be ≥ 1, got {v}"); }
         Positive(nameof(HarmfulTrain), HarmfulTrain); Positive(nameof(HarmfulHeldOutPerTactic), HarmfulHeldOutPerTactic);
         Positive(nameof(BenignTrain), BenignTrain); Positive(nameof(BenignHeldOut), BenignHeldOut);
-        Positive(nameof(SensitiveHeldOutItems), SensitiveHeldOutItems); Positive(nameof(RewardBenignPairs), RewardBenignPairs); Positive(nameof(AttackSeeds), AttackSeeds);
+        Positive(nameof(SensitiveHeldOutItems), SensitiveHeldOutItems); Positive(nameof(SensitiveHeldOutWrappings), SensitiveHeldOutWrappings); Positive(nameof(RewardBenignPairs), RewardBenignPairs); Positive(nameof(AttackSeeds), AttackSeeds);
         Positive(nameof(PolicySteps), PolicySteps); Positive(nameof(RewardSteps), RewardSteps); Positive(nameof(JudgeSteps), JudgeSteps);
         Positive(nameof(BatchSize), BatchSize); Positive(nameof(SelfCheckMaxNewTokens), SelfCheckMaxNewTokens);
         if (SensitiveHeldOutItems >= EverydayRequests.SensitiveLooking.Length)

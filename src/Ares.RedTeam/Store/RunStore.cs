@@ -364,6 +364,26 @@ internal sealed class RunStore : IDisposable
         }
     }
 
+    /// <summary>
+    /// Deletes one phase's metrics of a run: a stage that is redone after a crash (e.g. a repair
+    /// interrupted mid-training) first clears its partial stream, so the stored curve is one attempt's.
+    /// </summary>
+    public int DeleteMetrics(string runId, string phase)
+    {
+        lock (_gate)
+        {
+            using var tx = _db.BeginTransaction();
+            RequireRun(tx, runId);
+            using var cmd = Command(tx, "DELETE FROM metrics WHERE run_id = @run AND phase = @phase");
+            cmd.Parameters.AddWithValue("@run", runId);
+            cmd.Parameters.AddWithValue("@phase", phase);
+            int n = cmd.ExecuteNonQuery();
+            Touch(tx, runId);
+            tx.Commit();
+            return n;
+        }
+    }
+
     /// <summary>The run's metrics in the order appended, all phases or one.</summary>
     public IReadOnlyList<MetricPoint> LoadMetrics(string runId, string? phase = null)
     {
