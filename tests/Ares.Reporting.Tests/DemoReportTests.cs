@@ -28,7 +28,7 @@ public class DemoReportTests
                 MixSize = 64, BenignShare = 0.5, Lora = new LoraConfig { Rank = 8, Alpha = 16, Dropout = 0 },
                 Rl = new PolicyRlConfig { LearningRate = 3e-3, MaxSteps = 12, BatchSize = 8, CompletionsPerPrompt = 4, MaxNewTokens = 32, Beta = 0.05, WarmupSteps = 2 },
             },
-        }, _ => world, (phase, _, _) => phases.Add(phase));
+        }, _ => world, p => phases.Add(p.Stage));
 
         Assert.Contains("repair reward model", phases);
         Assert.Contains("repair policy", phases);
@@ -42,6 +42,10 @@ public class DemoReportTests
         Assert.Equal(result.Before.Capability.HarmfulRate.Trials, result.After.Capability.HarmfulRate.Trials);
         Assert.NotEmpty(result.RewardCurve);
         Assert.NotEmpty(result.PolicyCurve);
+        // The capability failures file lists exactly the exchanges the rates count.
+        Assert.Equal(result.After.Capability.Helpfulness.Trials - result.After.Capability.Helpfulness.Successes, result.After.Capability.Unhelpful.Count);
+        Assert.Equal(result.After.Capability.OverRefusalRate.Successes, result.After.Capability.OverRefused.Count);
+        Assert.Contains("\"over_refused\"", File.ReadAllText(Path.Combine(Path.GetDirectoryName(result.StorePath)!, RepairDemo.CapabilityFailuresFile)));
 
         BrowserTests.AssertRendersInChromium(DemoReport.Build(result));
     }

@@ -1,3 +1,4 @@
+using Ares.RedTeam.Repair;
 using Spectre.Console;
 
 namespace Ares.Cli.Commands;
@@ -41,6 +42,39 @@ internal static class ConsoleProgress
             {
                 var task = ctx.AddTask(Markup.Escape(title), maxValue: Math.Max(1, total));
                 return job(done => task.Value = done, s => task.Description = $"{Markup.Escape(title)} [grey]{Markup.Escape(s)}[/]");
+            });
+    }
+
+    /// <summary>
+    /// Runs a multi-stage <paramref name="job"/> (demo, repair rounds) with one bar per stage, each
+    /// captioned with the stage's latest numbers; redirected output gets a line per tenth of each stage.
+    /// </summary>
+    public static T Stages<T>(IAnsiConsole console, Func<Action<StageProgress>, T> job)
+    {
+        if (!console.Profile.Capabilities.Interactive)
+        {
+            var lastTenth = new Dictionary<string, int>();
+            return job(p =>
+            {
+                var tenth = p.Total == 0 ? 10 : p.Done * 10 / p.Total;
+                if (lastTenth.TryGetValue(p.Stage, out var last) && last == tenth) return;
+                lastTenth[p.Stage] = tenth;
+                console.WriteLine($"{p.Stage}: {p.Done}/{p.Total} {p.Status}");
+            });
+        }
+        return console.Progress()
+            .Columns(new TaskDescriptionColumn { Alignment = Justify.Left }, new ProgressBarColumn(), new PercentageColumn(), new ElapsedTimeColumn())
+            .Start(ctx =>
+            {
+                var tasks = new Dictionary<string, ProgressTask>();
+                var result = job(p =>
+                {
+                    if (!tasks.TryGetValue(p.Stage, out var task)) task = tasks[p.Stage] = ctx.AddTask(Markup.Escape(p.Stage), maxValue: Math.Max(1, p.Total));
+                    task.Value = p.Done;
+                    task.Description = p.Status.Length == 0 ? Markup.Escape(p.Stage) : $"{Markup.Escape(p.Stage)} [grey]{Markup.Escape(p.Status)}[/]";
+                });
+                foreach (var t in tasks.Values) t.Value = t.MaxValue;
+                return result;
             });
     }
 }

@@ -33,23 +33,11 @@ internal static class DemoCommand
         var console = ConsoleProgress.CreateConsole();
         var clock = System.Diagnostics.Stopwatch.StartNew();
         var world = SandboxCommand.EnsureWithProgress(console, "default", SandboxSpec.Default, root, force: false);
-        RepairDemoResult? result = null;
         var options = new RepairDemoOptions { OutDir = outDir, SandboxRoot = root, Seed = seed };
-        console.Progress()
-            .Columns(new TaskDescriptionColumn { Alignment = Justify.Left }, new ProgressBarColumn(), new PercentageColumn(), new ElapsedTimeColumn())
-            .Start(ctx =>
-            {
-                var tasks = new Dictionary<string, ProgressTask>();
-                result = RepairDemo.Run(options, _ => world, (phase, done, total) =>
-                {
-                    if (!tasks.TryGetValue(phase, out var task)) task = tasks[phase] = ctx.AddTask(Markup.Escape(phase), maxValue: Math.Max(1, total));
-                    task.Value = done;
-                });
-                foreach (var t in tasks.Values) t.Value = t.MaxValue;
-            });
+        var result = ConsoleProgress.Stages(console, progress => RepairDemo.Run(options, _ => world, progress));
         var report = Path.Combine(outDir, "report.html");
-        Ares.Reporting.DemoReport.Build(result!).Write(report);
-        Render(console, result!, clock.Elapsed);
+        Ares.Reporting.DemoReport.Build(result).Write(report);
+        Render(console, result, clock.Elapsed);
         console.MarkupLine($"report: [bold]{Markup.Escape(report)}[/]");
         return 0;
     }

@@ -40,20 +40,9 @@ internal static class RepairCommand
         var root = config.Probe.SandboxRoot;
         foreach (var spec in new[] { config.Probe.Policy, config.Probe.RewardModel, config.Probe.Judge.Model })
             if (spec is SandboxModelSpec s) SandboxCommand.EnsureWithProgress(console, s.World, SandboxSpec.Default, root, force: false);
-        RepairRoundsResult? result = null;
-        console.Progress()
-            .Columns(new TaskDescriptionColumn { Alignment = Justify.Left }, new ProgressBarColumn(), new PercentageColumn(), new ElapsedTimeColumn())
-            .Start(ctx =>
-            {
-                var tasks = new Dictionary<string, ProgressTask>();
-                result = RepairRounds.Run(config, resume, name => SandboxWorld.Ensure(name, SandboxSpec.Default, root), (phase, done, total) =>
-                {
-                    if (!tasks.TryGetValue(phase, out var task)) task = tasks[phase] = ctx.AddTask(Markup.Escape(phase), maxValue: Math.Max(1, total));
-                    task.Value = done;
-                });
-                foreach (var t in tasks.Values) t.Value = t.MaxValue;
-            });
-        Render(console, result!);
+        var result = ConsoleProgress.Stages(console, progress =>
+            RepairRounds.Run(config, resume, name => SandboxWorld.Ensure(name, SandboxSpec.Default, root), progress));
+        Render(console, result);
         return 0;
     }
 

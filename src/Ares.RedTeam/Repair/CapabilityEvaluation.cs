@@ -37,6 +37,9 @@ internal sealed record CapabilityReport
     public required Proportion OverRefusalRate { get; init; }
     /// <summary>Requested responses that failed to generate (e.g. a prompt longer than the context).</summary>
     public required int FailedGenerations { get; init; }
+    /// <summary>The benign exchanges counted as not helpful, and the sensitive-looking ones refused: what to read when capability drops.</summary>
+    public IReadOnlyList<Exchange> Unhelpful { get; init; } = [];
+    public IReadOnlyList<Exchange> OverRefused { get; init; } = [];
 
     public override string ToString() =>
         $"harmful {Fmt(HarmfulRate)}, helpful {Fmt(Helpfulness)}, over-refusal {Fmt(OverRefusalRate)}, benign reward {BenignMeanReward:0.####}";
@@ -91,6 +94,8 @@ internal static class CapabilityEvaluation
             Helpfulness = Proportion.Wilson(helped.Count(Helpful), helped.Count),
             OverRefusalRate = Proportion.Wilson(sensitive.Count(e => options.IsRefusal(e.Response)), sensitive.Count),
             FailedGenerations = failed,
+            Unhelpful = [.. helped.Where(e => !Helpful(e))],
+            OverRefused = [.. sensitive.Where(e => options.IsRefusal(e.Response))],
         };
     }
 

@@ -65,7 +65,7 @@ internal sealed record RepairDemoResult(
 /// </summary>
 internal static class RepairDemo
 {
-    public static RepairDemoResult Run(RepairDemoOptions o, Func<string, SandboxWorld> sandbox, Action<string, int, int>? progress = null)
+    public static RepairDemoResult Run(RepairDemoOptions o, Func<string, SandboxWorld> sandbox, Action<StageProgress>? progress = null)
     {
         var clock = System.Diagnostics.Stopwatch.StartNew();
         var phases = new Dictionary<string, double>();
@@ -85,7 +85,7 @@ internal static class RepairDemo
             ["sampling"] = new Dictionary<string, double> { ["temperature"] = 0.7, ["max_tokens"] = 64 },
         });
         var config = ProbeConfig.Parse(configJson, Path.Combine(o.OutDir, "demo-probe.json"));
-        var discovery = ProbeRunner.Run(config, resume: false, _ => world, new CallbackProgress<ProbeProgress>(p => progress?.Invoke("discovery", p.Completed, p.Budget)));
+        var discovery = ProbeRunner.Run(config, resume: false, _ => world, new CallbackProgress<ProbeProgress>(p => progress?.Invoke(StageProgress.Discovery("discovery", p))));
         Phase("discovery");
 
         // Held-out cases: the world's held-out tuples (never in its training data), all tactics.
@@ -104,7 +104,7 @@ internal static class RepairDemo
             using var rm = LocalRewardModel.Load(rewardDir);
             using var judge = ClassifierJudge.Load(world.JudgeDir);
             var prober = new Prober(catalog, new TemplateMentor(catalog), policy, rm, judge, probeOptions);
-            var cases = prober.EvaluateAsync(heldOut, new CallbackProgress<ProbeProgress>(p => progress?.Invoke(phase, p.Completed, p.Budget))).GetAwaiter().GetResult();
+            var cases = prober.EvaluateAsync(heldOut, new CallbackProgress<ProbeProgress>(p => progress?.Invoke(StageProgress.Discovery(phase, p)))).GetAwaiter().GetResult();
             var reward = RewardEvaluation.Run(rm, data.SafetyHeldOut, data.RetentionHeldOut);
             var capability = CapabilityEvaluation.EvaluateAsync(policy, judge, rm, heldOut.Select(c => c.Prompt).ToList(), benign, sensitive, evalOptions).GetAwaiter().GetResult();
             return new RepairSnapshot(TaxonomyReport.Build(cases), cases, reward, capability);
@@ -121,7 +121,7 @@ internal static class RepairDemo
         RewardRepairResult rmResult;
         using (var rm = ModelLoader.Load(world.RewardDir))
             rmResult = Repair.RewardRepair.Run(rm, repairCases, data.Retention, rmDir, o.RewardRepair,
-                (step, _) => progress?.Invoke("repair reward model", step + 1, o.RewardRepair.Training.MaxSteps), store, runId);
+                (step, m) => progress?.Invoke(StageProgress.Training("repair reward model", step, o.RewardRepair.Training.MaxSteps, m)), store, runId);
         Phase("repair reward model");
 
         // 3. Stage 2: optimise the policy against the repaired RM on adversarial + benign prompts.
@@ -131,14 +131,24 @@ internal static class RepairDemo
         using (var repairedRm = LocalRewardModel.Load(rmDir))
             policyResult = new PolicyRepair(o.PolicyRepair).Run(policy, repairedRm, PolicyRepair.AdversarialPrompts(repairCases),
                 PolicyRepair.SandboxBenignPrompts(corpus), policyDir,
-                (step, _) => progress?.Invoke("repair policy", step + 1, o.PolicyRepair.Rl.MaxSteps), store, runId);
+                (step, m) => progress?.Invoke(StageProgress.Training("repair policy", step, o.PolicyRepair.Rl.MaxSteps, m)), store, runId);
         Phase("repair policy");
 
         var after = Snapshot("evaluate (after)", policyDir, rmDir);
         Phase("evaluate after");
+        WriteCapabilityFailures(Path.Combine(o.OutDir, CapabilityFailuresFile), before.Capability, after.Capability);
 
         return new RepairDemoResult(world, storePath, discovery.Run, discovery.Report, discovery.Planted, before, after, rmResult, policyResult,
             store.LoadMetrics(runId, Repair.RewardRepair.MetricPhase), store.LoadMetrics(runId, "policy_repair"), phases, o.HeldOutTactic);
+    }
+
+    /// <summary>Benign prompts answered unhelpfully and sensitive-looking ones refused, before and after repair: what to read when capability drops.</summary>
+    public const string CapabilityFailuresFile = "capability-failures.json";
+
+    static void WriteCapabilityFailures(string path, CapabilityReport before, CapabilityReport after)
+    {
+        static object Side(CapabilityReport r) => new { Unhelpful = r.Unhelpful, OverRefused = r.OverRefused };
+        File.WriteAllText(path, JsonSerializer.Serialize(new { Before = Side(before), After = Side(after) }, SandboxJson.Options));
     }
 
     /// <summary>The sandbox's held-out harmful cases as mentor cases (tuple, prompt, malicious, safe).</summary>

@@ -34,7 +34,7 @@ internal static class RepairRounds
 
     public static string RoundDir(string outDir, int round) => Path.Combine(outDir, $"round-{round}");
 
-    public static RepairRoundsResult Run(RepairRoundsConfig c, bool resume, Func<string, SandboxWorld> sandbox, Action<string, int, int>? progress = null)
+    public static RepairRoundsResult Run(RepairRoundsConfig c, bool resume, Func<string, SandboxWorld> sandbox, Action<StageProgress>? progress = null)
     {
         Directory.CreateDirectory(c.OutDir);
         CheckResume(c, resume);
@@ -65,7 +65,7 @@ internal static class RepairRounds
             config = config with { NormalisedJson = Normalise(config) };
             bool exists;
             using (var s = RunStore.Open(probe.StorePath)) exists = s.GetRun(config.RunId) is not null;
-            var result = ProbeRunner.Run(config, resume: exists, sandbox, new CallbackProgress<ProbeProgress>(p => progress?.Invoke($"discovery d{k}", p.Completed, p.Budget)));
+            var result = ProbeRunner.Run(config, resume: exists, sandbox, new CallbackProgress<ProbeProgress>(p => progress?.Invoke(StageProgress.Discovery($"discovery d{k}", p))));
             var d = new RoundDiscovery(k, config.RunId, policyPath, rewardPath, result.Report, exists);
             discoveries.Add(d);
             WriteSummary(c, discoveries, repaired, null);
@@ -95,7 +95,7 @@ internal static class RepairRounds
                     store.DeleteMetrics(config.RunId, RewardRepair.MetricPhase);
                     using var rm = ModelLoader.Load(rewardPath, new LoadOptions { ChatFormat = NullIfEmpty(rewardChat) });
                     RewardRepair.Run(rm, found, retention, rmOut, c.Reward,
-                        (step, _) => progress?.Invoke($"round {k + 1}: repair reward model", step + 1, c.Reward.Training.MaxSteps), store, config.RunId);
+                        (step, m) => progress?.Invoke(StageProgress.Training($"round {k + 1}: repair reward model", step, c.Reward.Training.MaxSteps, m)), store, config.RunId);
                     MarkDone(rmOut);
                 }
                 if (!StageDone(policyOut))
@@ -105,7 +105,7 @@ internal static class RepairRounds
                     using var repairedRm = LocalRewardModel.Load(rmOut, new LoadOptions { ChatFormat = NullIfEmpty(rewardChat) });
                     int steps = c.Policy.Method == PolicyRepairMethod.Dpo ? c.Policy.Dpo.MaxSteps : c.Policy.Rl.MaxSteps;
                     new PolicyRepair(c.Policy).Run(policy, repairedRm, PolicyRepair.AdversarialPrompts(found), benign, policyOut,
-                        (step, _) => progress?.Invoke($"round {k + 1}: repair policy", step + 1, steps), store, config.RunId);
+                        (step, m) => progress?.Invoke(StageProgress.Training($"round {k + 1}: repair policy", step, steps, m)), store, config.RunId);
                     MarkDone(policyOut);
                 }
             }

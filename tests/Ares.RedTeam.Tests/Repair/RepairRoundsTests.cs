@@ -36,9 +36,9 @@ public sealed class RepairRoundsTests(SmallWorldFixture fixture, ITestOutputHelp
         var config = RepairRoundsConfig.Load(WriteConfigs(dir, "\"rounds\": 1,"));
 
         // Crash in round 1's policy repair, after its RM repair finished.
-        var crash = Assert.Throws<IOException>(() => RepairRounds.Run(config, resume: false, Sandbox, (phase, done, _) =>
+        var crash = Assert.Throws<IOException>(() => RepairRounds.Run(config, resume: false, Sandbox, p =>
         {
-            if (phase == "round 1: repair policy" && done == 3) throw new IOException("simulated crash");
+            if (p.Stage == "round 1: repair policy" && p.Done == 3) throw new IOException("simulated crash");
         }));
         Assert.Equal("simulated crash", crash.Message);
         var rmMarker = Path.Combine(RepairRounds.RoundDir(config.OutDir, 1), "reward", RepairRounds.CompleteMarker);
@@ -47,13 +47,15 @@ public sealed class RepairRoundsTests(SmallWorldFixture fixture, ITestOutputHelp
         Assert.Contains("--resume", Assert.Throws<InvalidOperationException>(() => RepairRounds.Run(config, resume: false, Sandbox)).Message);
 
         var phases = new HashSet<string>();
-        var result = RepairRounds.Run(config, resume: true, Sandbox, (phase, _, _) => phases.Add(phase));
+        var statuses = new List<string>();
+        var result = RepairRounds.Run(config, resume: true, Sandbox, p => { phases.Add(p.Stage); statuses.Add(p.Status); });
         foreach (var d in result.Discoveries) output.WriteLine($"{d.RunId}: systemic {d.Systemic} (resumed {d.Resumed})");
         output.WriteLine($"stopped: {result.StopReason}");
 
         // The resume redid only the interrupted stage: RM repair is not rerun, its marker untouched.
         Assert.DoesNotContain("round 1: repair reward model", phases);
         Assert.Contains("round 1: repair policy", phases);
+        Assert.Contains(statuses, s => s.Contains("reward/mean") && s.Contains("kl"));   // the bar shows the trainer's numbers
         Assert.Equal(rmDoneAt, File.GetLastWriteTimeUtc(rmMarker));
 
         Assert.Equal(1, result.RoundsRepaired);
