@@ -115,8 +115,9 @@ internal static class AttackEvaluation
         var utc = DateTime.UtcNow;
 
         var clock = Stopwatch.StartNew();
-        var diversity = Diversity.Measure(prompts, embedder?.Embed(prompts) ?? prompts.Select(_ => new[] { 1f }).ToList());
-        if (embedder is null) diversity = diversity with { MeanPairwiseCosine = double.NaN };
+        var diversity = embedder is null
+            ? new DiversityReport(prompts.Count, double.NaN, Diversity.DistinctN(prompts, 1), Diversity.DistinctN(prompts, 2), Diversity.DistinctN(prompts, 3))
+            : Diversity.Measure(prompts, embedder.Embed(prompts));
         double embedSeconds = clock.Elapsed.TotalSeconds;
 
         var summaries = new List<TargetAttackResult>();
