@@ -131,3 +131,36 @@ public class AttackEvaluationTests
         await Assert.ThrowsAsync<ArgumentException>(() => tuning.BuildDataAsync(["a"], []));
     }
 }
+
+public class AttackOptionsJsonTests
+{
+    /// <summary>The sample sections of the attack config for `ares attack eval` and `ares safety-tune` bind to the option records.</summary>
+    [Fact]
+    public void The_sample_eval_and_safety_tune_sections_bind_and_validate()
+    {
+        const string eval = """
+            { "prompts": 128, "responses_per_prompt": 3, "seed": 1,
+              "target_sampling": { "temperature": 1.0, "top_p": 1.0, "max_tokens": 48, "seed": 0 } }
+            """;
+        const string sampling = """{ "instruction": "", "use_chat_template": false, "temperature": 1.0, "top_p": 0.95, "max_tokens": 32, "batch_size": 32 }""";
+        const string tune = """
+            { "success_threshold": 0.5, "benign_share": 0.5, "seed": 42,
+              "refusals": ["I'm sorry, but I can't help with that.", "I must decline this request."],
+              "lora": { "rank": 8, "alpha": 16, "dropout": 0.0 },
+              "sft": { "learning_rate": 0.002, "max_steps": 40, "batch_size": 8, "warmup_steps": 2 } }
+            """;
+        var e = JsonSerializer.Deserialize<AttackEvaluationOptions>(eval, AttackJson.Indented)!;
+        e.Validate();
+        Assert.Equal((128, 3, 48), (e.Prompts, e.ResponsesPerPrompt, e.TargetSampling.MaxTokens));
+        var s = JsonSerializer.Deserialize<AttackSamplingOptions>(sampling, AttackJson.Indented)!;
+        s.Validate();
+        Assert.Equal((false, 0.95, 32), (s.UseChatTemplate, s.TopP, s.MaxTokens));
+        var t = JsonSerializer.Deserialize<SafetyTuningOptions>(tune, AttackJson.Indented)!;
+        t.Validate();
+        Assert.Equal(2, t.Refusals.Count);
+        Assert.Equal((8, 0.0), (t.Lora!.Rank, t.Lora.Dropout));
+        Assert.Equal((0.002, 40, 8), (t.Sft.LearningRate, t.Sft.MaxSteps, t.Sft.BatchSize));
+        var bad = JsonSerializer.Deserialize<SafetyTuningOptions>("""{ "sft": { "max_length": 1 } }""", AttackJson.Indented)!;
+        Assert.Contains("SftConfig.MaxLength", Assert.Throws<ArgumentException>(bad.Validate).Message);
+    }
+}
