@@ -34,6 +34,10 @@ public sealed class AttackSmallWorldTests(SmallWorldFixture fixture, ITestOutput
         for (int i = 0; i < alone.Length; i++) Assert.Equal(alone[i], batched[1][i], 4);
         Assert.All(batched, v => Assert.Equal(1.0, Math.Sqrt(v.Sum(x => (double)x * x)), 4));
         Assert.True(Diversity.MeanPairwiseCosine([batched[0], batched[1]]) < 0.999);   // different sentences, different vectors
+
+        long live = TorchSharp.DisposeScopeManager.Statistics.ThreadTotalLiveCount;
+        embedder.Embed([longOne, shortOne, "third"]);
+        Assert.Equal(live, TorchSharp.DisposeScopeManager.Statistics.ThreadTotalLiveCount);  // no tensor outlives a call
     }
 
     [Fact]
