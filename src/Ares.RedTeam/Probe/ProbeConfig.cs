@@ -78,7 +78,7 @@ internal sealed record ProbeConfig
             JsonObject x => x,
             _ => throw r.Error("selector.gflownet", "must be an object"),
         };
-        r.Known(gflownet, "selector.gflownet.", "reward_floor", "reward_exponent", "one_sided_weight", "steps", "trajectories", "learning_rate", "hidden");
+        r.Known(gflownet, "selector.gflownet.", "reward_floor", "reward_exponent", "one_sided_weight", "revisit_discount", "steps", "trajectories", "learning_rate", "hidden");
         var defaultGfn = new GflowNetSelectorConfig();
         r.Known(taxonomy, "taxonomy.", "reward_margin");
         var defaults = new ProbeOptions();
@@ -108,6 +108,7 @@ internal sealed record ProbeConfig
                     RewardFloor = r.Dbl(gflownet, "reward_floor", "selector.gflownet.reward_floor", 1e-9, 1) ?? defaultGfn.RewardFloor,
                     RewardExponent = r.Dbl(gflownet, "reward_exponent", "selector.gflownet.reward_exponent", 1e-3, 16) ?? defaultGfn.RewardExponent,
                     OneSidedWeight = r.Dbl(gflownet, "one_sided_weight", "selector.gflownet.one_sided_weight", 0, 1) ?? defaultGfn.OneSidedWeight,
+                    RevisitDiscount = r.Dbl(gflownet, "revisit_discount", "selector.gflownet.revisit_discount", 1e-9, 1) ?? defaultGfn.RevisitDiscount,
                     Steps = r.Int(gflownet, "steps", "selector.gflownet.steps", min: 1) ?? defaultGfn.Steps,
                     Trajectories = r.Int(gflownet, "trajectories", "selector.gflownet.trajectories", min: 4) ?? defaultGfn.Trajectories,
                     LearningRate = r.Dbl(gflownet, "learning_rate", "selector.gflownet.learning_rate", 1e-9, 1) ?? defaultGfn.LearningRate,

@@ -14,18 +14,20 @@ namespace Ares.RedTeam.Probe;
 /// <item>per component value v, θ_v = (F_v + κ_c θ) / (N_v + κ_c), shrunk toward θ (κ_c = 2);</item>
 /// <item>component model m(x) = min(1, θ Π_k θ_{x_k} / θ): naive Bayes over the four components, so a
 /// tuple never probed inherits the evidence of every tuple that shares a component with it;</item>
-/// <item>tuple estimate p̂(x) = (F_x + κ_t m(x)) / (N_x + κ_t) (κ_t = 1): the tuple's own cases
-/// dominate once it has a few.</item>
 /// </list>
-/// log R(x) = β log(ε + p̂(x)): ε keeps every tuple reachable, β sharpens the distribution.
+/// p̂(x) = m(x): a tuple's own cases count only through its components. Trusting them directly made
+/// the sampler return to tuples it had already seen fail, which finds nothing new.
+/// The GFlowNet is trained on log R(x) = β log(ε + p̂(x)): ε keeps every tuple reachable, β sharpens
+/// the distribution. Discovery is after <i>distinct</i> systemic failures, so the selector samples
+/// R(x) δ^{v_x} instead, v_x being the tuple's composed cases so far: the smooth part is what the
+/// policy learns and generalises; the per-tuple factor δ^{v_x} is known exactly and applied by
+/// rejection at sampling time (a per-tuple dip is what a small policy learns worst).
 /// </para>
 /// </summary>
 internal static class SystemicRewardEstimate
 {
     /// <summary>Pseudo-cases pulling a component value's rate toward the overall rate.</summary>
     public const double ComponentPrior = 2;
-    /// <summary>Pseudo-cases of the component model behind a tuple's own rate.</summary>
-    public const double TuplePrior = 1;
 
     /// <summary>The failure evidence one scored case carries (null: the case carries none).</summary>
     public static double? Evidence(FailureClass? c, double oneSidedWeight) => c switch
@@ -41,7 +43,6 @@ internal static class SystemicRewardEstimate
     {
         double f = 0, n = 0;
         var byValue = new Dictionary<(ComponentKind, string), (double F, double N)>();
-        var byTuple = new Dictionary<ComponentTuple, (double F, double N)>();
         foreach (var c in history)
         {
             if (Evidence(c.Class, oneSidedWeight) is not double e) continue;
@@ -51,8 +52,6 @@ internal static class SystemicRewardEstimate
                 var (fv, nv) = byValue.GetValueOrDefault((kind, c.Components[kind]));
                 byValue[(kind, c.Components[kind])] = (fv + e, nv + 1);
             }
-            var (ft, nt) = byTuple.GetValueOrDefault(c.Components);
-            byTuple[c.Components] = (ft + e, nt + 1);
         }
         var theta = (f + 1) / (n + 2);
         var result = new double[tuples.Count];
@@ -65,13 +64,18 @@ internal static class SystemicRewardEstimate
                 var (fv, nv) = byValue.GetValueOrDefault((kind, t[kind]));
                 m *= (fv + ComponentPrior * theta) / (nv + ComponentPrior) / theta;
             }
-            m = Math.Min(1, m);
-            var (ft, nt) = byTuple.GetValueOrDefault(t);
-            result[i] = (ft + TuplePrior * m) / (nt + TuplePrior);
+            result[i] = Math.Min(1, m);
         }
         return result;
     }
 
+    /// <summary>How many composed cases each of <paramref name="tuples"/> already has (mentor failures do not count).</summary>
+    public static int[] Visits(IReadOnlyList<ComponentTuple> tuples, IEnumerable<ProbeCase> history)
+    {
+        var counts = history.Where(c => c.Class is not null).GroupBy(c => c.Components).ToDictionary(g => g.Key, g => g.Count());
+        return tuples.Select(t => counts.GetValueOrDefault(t)).ToArray();
+    }
+
     /// <summary>log R(x) = β log(ε + p̂(x)).</summary>
-    public static double LogReward(double probability, double floor, double exponent) => exponent * Math.Log(floor + probability);
+    public static double LogReward(double probability, GflowNetSelectorConfig c) => c.RewardExponent * Math.Log(c.RewardFloor + probability);
 }

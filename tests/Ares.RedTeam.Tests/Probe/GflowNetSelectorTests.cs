@@ -1,9 +1,10 @@
 using Ares.RedTeam.Catalog;
 using Ares.RedTeam.Probe;
+using Xunit.Abstractions;
 
 namespace Ares.RedTeam.Tests.Probe;
 
-public class GflowNetSelectorTests
+public class GflowNetSelectorTests(ITestOutputHelper output)
 {
     static readonly ComponentCatalog Catalog = ComponentCatalog.Default();
     static readonly SelectorConfig Gfn = new() { Kind = SelectorKind.GflowNet };
@@ -49,13 +50,39 @@ public class GflowNetSelectorTests
         var r = plan.LogReward.Select(x => Math.Exp(x - maxLogR)).ToArray();
         var target = r.Select(x => x / r.Sum()).ToArray();
         Assert.Equal(1.0, p.Sum(), 4);
+        output.WriteLine($"TV {0.5 * p.Zip(target).Sum(x => Math.Abs(x.First - x.Second)):F4}, final TB loss {plan.FinalLoss:F4}");
         var tv = 0.5 * p.Zip(target).Sum(x => Math.Abs(x.First - x.Second));
         Assert.True(tv < 0.1, $"total variation between the policy and R/Z: {tv:F3} (final TB loss {plan.FinalLoss:F4})");
         // The mass the reward puts on the truly systemic tuples is where the policy puts it.
         var rewarded = selector.Space.Tuples.Select(t => Oracle(t) == FailureClass.Systemic).ToArray();
         double onPolicy = p.Where((_, i) => rewarded[i]).Sum(), onTarget = target.Where((_, i) => rewarded[i]).Sum();
         Assert.True(onTarget > 0.5, $"the reward puts only {onTarget:P0} on systemic tuples");
+        output.WriteLine($"mass on systemic tuples: policy {onPolicy:P1}, R/Z {onTarget:P1}");
         Assert.InRange(onPolicy, onTarget - 0.1, onTarget + 0.1);
+    }
+
+    [Fact]
+    public void A_tuple_already_probed_is_drawn_a_revisit_discount_as_often_as_its_unprobed_twins()
+    {
+        var selector = new GflowNetSelector(Catalog, Gfn with { GflowNet = new GflowNetSelectorConfig { Steps = 60 } });
+        var history = UniformHistory(160);
+        var plan = selector.Train(history, seed: 1);
+        var p = plan.Distribution();
+        var probed = history.Select(c => selector.Space.IndexOf[c.Components]).ToHashSet();
+        var systemic = Enumerable.Range(0, p.Length).Where(i => Oracle(selector.Space.Tuples[i]) == FailureClass.Systemic).ToList();
+        // Expected draws per tuple under x ∝ P_θ(x) δ^{v_x}, against what the sampler does.
+        var weight = Enumerable.Range(0, p.Length).Select(i => p[i] * Math.Pow(0.1, plan.Visits[i])).ToArray();
+        var rng = new Random(9);
+        var counts = new int[p.Length];
+        const int n = 20000;
+        for (var k = 0; k < n; k++) counts[selector.Space.IndexOf[plan.Sample(rng)]]++;
+        double Share(IEnumerable<int> set) => set.Sum(i => counts[i]) / (double)n;
+        double Expected(IEnumerable<int> set) => set.Sum(i => weight[i]) / weight.Sum();
+        var seen = systemic.Where(probed.Contains).ToList();
+        output.WriteLine($"probed systemic tuples: {Share(seen):P2} of draws (expected {Expected(seen):P2}, {seen.Sum(i => p[i]):P2} without the discount)");
+        Assert.InRange(Share(seen), Expected(seen) - 0.01, Expected(seen) + 0.01);
+        Assert.InRange(Share(systemic), Expected(systemic) - 0.02, Expected(systemic) + 0.02);
+        Assert.True(Share(seen) < 0.5 * seen.Sum(i => p[i]));
     }
 
     [Fact]
@@ -64,6 +91,8 @@ public class GflowNetSelectorTests
         var adaptive = Simulate(new AdaptiveSelector(Catalog, new SelectorConfig()), batches: 12);
         var gfn = Simulate(new GflowNetSelector(Catalog, Gfn), batches: 12);
         var late = gfn.Skip(96).ToList();
+        output.WriteLine($"distinct systemic tuples at 192 cases: gflownet {DistinctSystemic(gfn)} ({gfn.Count(c => c.Class == FailureClass.Systemic)} systemic cases), " +
+                         $"adaptive {DistinctSystemic(adaptive)} ({adaptive.Count(c => c.Class == FailureClass.Systemic)} systemic cases)");
         Assert.True(late.Count(c => c.Class == FailureClass.Systemic) > 0.4 * late.Count,
             $"late systemic share {late.Count(c => c.Class == FailureClass.Systemic)}/{late.Count} (the oracle's systemic tuples are ~6% of all)");
         Assert.True(DistinctSystemic(gfn) > 1.2 * DistinctSystemic(adaptive),
@@ -118,9 +147,10 @@ public class GflowNetSelectorTests
         const double theta = 0.5;
         double Rate(double f, double n) => (f + 2 * theta) / (n + 2) / theta;
         var mA = Math.Min(1, theta * Rate(1, 1) * Rate(1.5, 3) * Rate(1, 1) * Rate(1.5, 3));   // weapons, student, fiction, instructions
-        Assert.Equal((1 + mA) / 2, p[0], 12);                                                   // its own case, then the component model
+        Assert.Equal(mA, p[0], 12);
         var mUnseen = Math.Min(1, theta * Rate(0.5, 2) * Rate(0, 0) * Rate(1, 1) * Rate(0, 0));  // fraud, novelist, fiction, plan
         Assert.Equal(mUnseen, p[1], 12);
-        Assert.Equal(2 * Math.Log(0.02 + 0.3), SystemicRewardEstimate.LogReward(0.3, 0.02, 2), 12);
+        Assert.Equal([2, 0], SystemicRewardEstimate.Visits([a, unseen], history));   // composed cases: the systemic and the unscored one
+        Assert.Equal(2 * Math.Log(0.02 + 0.3), SystemicRewardEstimate.LogReward(0.3, new GflowNetSelectorConfig { RewardFloor = 0.02, RewardExponent = 2 }), 12);
     }
 }
