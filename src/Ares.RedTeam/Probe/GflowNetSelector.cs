@@ -213,6 +213,7 @@ internal sealed class TuplePolicy : nn.Module<Tensor, Tensor>
     static Linear Init(Linear l, Random rng)
     {
         var bound = 1 / Math.Sqrt(l.in_features);
+        using var scope = NewDisposeScope();
         using (no_grad())
         {
             l.weight!.copy_(tensor(Enumerable.Range(0, (int)l.weight.numel()).Select(_ => (float)((2 * rng.NextDouble() - 1) * bound)).ToArray()).reshape(l.weight.shape));

@@ -127,6 +127,17 @@ public class GflowNetSelectorTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public void Training_leaves_no_live_tensors_behind()
+    {
+        var selector = new GflowNetSelector(Catalog, Gfn with { GflowNet = new GflowNetSelectorConfig { Steps = 12 } });
+        var history = UniformHistory(32);
+        selector.Train(history, seed: 1);   // warm-up: lazily created state is not a leak
+        var before = TorchSharp.DisposeScopeManager.Statistics.ThreadTotalLiveCount;
+        selector.Train(history, seed: 2);
+        Assert.Equal(before, TorchSharp.DisposeScopeManager.Statistics.ThreadTotalLiveCount);
+    }
+
+    [Fact]
     public void Without_evidence_the_tuples_are_uniform_over_compatible_ones()
     {
         var tuples = new GflowNetSelector(Catalog, Gfn).Select(Enumerable.Range(0, 400).ToList(), [Case(0, Catalog.CompatibleTuples()[0], null)], seed: 1);
