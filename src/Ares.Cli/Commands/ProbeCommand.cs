@@ -75,6 +75,7 @@ internal static class ProbeCommand
             table.AddRow(c.SnakeName(), Rate(p), Interval(p), $"{p.Successes}/{p.Trials}");
         }
         console.Write(table);
+        console.MarkupLine($"distinct systemic failures: {report.DistinctSystemicTuples} component tuples, {report.DistinctSystemicPrompts} prompts");
 
         var byTactic = new Table().Title("Failures by tactic").AddColumns("tactic", "cases", "systemic", "policy-only", "RM-only");
         foreach (var ((kind, id), rates) in report.ByComponent.Where(x => x.Key.Kind == ComponentKind.Tactic).OrderByDescending(x => x.Value[FailureClass.Systemic].Rate))

@@ -2,10 +2,14 @@ using Ares.RedTeam.Catalog;
 
 namespace Ares.RedTeam.Probe;
 
-/// <summary>How the adaptive selector trades exploitation for exploration.</summary>
+/// <summary>How discovery's selector trades exploitation for exploration, and which selector it is.</summary>
 internal sealed record SelectorConfig
 {
-    /// <summary>Share of tuples drawn uniformly from all compatible tuples, whatever has been found (0–1).</summary>
+    /// <summary>Which selector plans the tuples (<c>selector.kind</c>): "adaptive" (default) or "gflownet".</summary>
+    public SelectorKind Kind { get; init; } = SelectorKind.Adaptive;
+    /// <summary>The GFlowNet selector's knobs (<c>selector.gflownet</c>); ignored by the adaptive selector.</summary>
+    public GflowNetSelectorConfig GflowNet { get; init; } = new();
+    /// <summary>Share of tuples drawn uniformly from all compatible tuples, whatever has been found (0–1); both selectors use it.</summary>
     public double Exploration { get; init; } = 0.25;
     /// <summary>
     /// How much a case of each class counts as a "failure" for the components that made it. Systemic
@@ -33,6 +37,7 @@ internal sealed record SelectorConfig
         foreach (var (name, w) in new[] { ("systemic_weight", SystemicWeight), ("policy_only_weight", PolicyOnlyWeight), ("rm_only_weight", RmOnlyWeight) })
             if (w is < 0 or > 1 || double.IsNaN(w)) throw new ArgumentException($"selector.{name} = {w}: expected a weight in [0, 1]");
         if (PriorFailures <= 0 || PriorSuccesses <= 0) throw new ArgumentException("selector.prior_failures and selector.prior_successes must be > 0");
+        GflowNet.Validate();
     }
 }
 
@@ -52,7 +57,7 @@ internal sealed record SelectorConfig
 /// The choice for case i depends only on the seed, i and the cases of earlier batches, so a
 /// resumed run re-plans a batch exactly as an uninterrupted one would.
 /// </summary>
-internal sealed class AdaptiveSelector
+internal sealed class AdaptiveSelector : ITupleSelector
 {
     readonly ComponentCatalog _catalog;
     readonly SelectorConfig _config;

@@ -71,7 +71,15 @@ internal sealed record ProbeConfig
         var taxonomy = r.Obj(root, "taxonomy");
         r.Known(budget, "budget.", "cases", "samples", "batch");
         r.Known(sampling, "sampling.", "temperature", "top_p", "max_tokens");
-        r.Known(selector, "selector.", "exploration", "systemic_weight", "policy_only_weight", "rm_only_weight");
+        r.Known(selector, "selector.", "kind", "exploration", "systemic_weight", "policy_only_weight", "rm_only_weight", "gflownet");
+        var gflownet = selector?["gflownet"] switch
+        {
+            null => null,
+            JsonObject x => x,
+            _ => throw r.Error("selector.gflownet", "must be an object"),
+        };
+        r.Known(gflownet, "selector.gflownet.", "reward_floor", "reward_exponent", "one_sided_weight", "revisit_discount", "steps", "trajectories", "learning_rate", "hidden");
+        var defaultGfn = new GflowNetSelectorConfig();
         r.Known(taxonomy, "taxonomy.", "reward_margin");
         var defaults = new ProbeOptions();
         var defaultSelector = new SelectorConfig();
@@ -89,6 +97,23 @@ internal sealed record ProbeConfig
             },
             Selector = new SelectorConfig
             {
+                Kind = r.Str(selector, "kind", "selector.kind") switch
+                {
+                    null or "adaptive" => SelectorKind.Adaptive,
+                    "gflownet" => SelectorKind.GflowNet,
+                    var k => throw r.Error("selector.kind", $"must be adaptive or gflownet, got '{k}'"),
+                },
+                GflowNet = new GflowNetSelectorConfig
+                {
+                    RewardFloor = r.Dbl(gflownet, "reward_floor", "selector.gflownet.reward_floor", 1e-9, 1) ?? defaultGfn.RewardFloor,
+                    RewardExponent = r.Dbl(gflownet, "reward_exponent", "selector.gflownet.reward_exponent", 1e-3, 16) ?? defaultGfn.RewardExponent,
+                    OneSidedWeight = r.Dbl(gflownet, "one_sided_weight", "selector.gflownet.one_sided_weight", 0, 1) ?? defaultGfn.OneSidedWeight,
+                    RevisitDiscount = r.Dbl(gflownet, "revisit_discount", "selector.gflownet.revisit_discount", 1e-9, 1) ?? defaultGfn.RevisitDiscount,
+                    Steps = r.Int(gflownet, "steps", "selector.gflownet.steps", min: 1) ?? defaultGfn.Steps,
+                    Trajectories = r.Int(gflownet, "trajectories", "selector.gflownet.trajectories", min: 4) ?? defaultGfn.Trajectories,
+                    LearningRate = r.Dbl(gflownet, "learning_rate", "selector.gflownet.learning_rate", 1e-9, 1) ?? defaultGfn.LearningRate,
+                    Hidden = r.Int(gflownet, "hidden", "selector.gflownet.hidden", min: 1) ?? defaultGfn.Hidden,
+                },
                 Exploration = r.Dbl(selector, "exploration", "selector.exploration", 0, 1) ?? defaultSelector.Exploration,
                 SystemicWeight = r.Dbl(selector, "systemic_weight", "selector.systemic_weight", 0, 1) ?? defaultSelector.SystemicWeight,
                 PolicyOnlyWeight = r.Dbl(selector, "policy_only_weight", "selector.policy_only_weight", 0, 1) ?? defaultSelector.PolicyOnlyWeight,

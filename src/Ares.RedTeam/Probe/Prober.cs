@@ -45,7 +45,7 @@ internal sealed record ProbeProgress(int Completed, int Budget, IReadOnlyDiction
 /// </summary>
 internal sealed class Prober(ComponentCatalog catalog, ISafetyMentor mentor, IChatModel policy, IRewardModel rewardModel, IJudge judge, ProbeOptions options)
 {
-    readonly AdaptiveSelector _selector = new(catalog, options.Selector);
+    readonly ITupleSelector _selector = TupleSelectors.Create(catalog, options.Selector);
 
     /// <summary>
     /// Completes the run: plans every index in [0, Budget) not in <paramref name="completed"/>,

@@ -26,6 +26,14 @@ internal sealed record TaxonomyReport
     public required int UnscoreableVerdicts { get; init; }
     public required ClassRates Overall { get; init; }
     public required IReadOnlyDictionary<(ComponentKind Kind, string Id), ClassRates> ByComponent { get; init; }
+    /// <summary>
+    /// Distinct systemic failures: component tuples (topic, persona, tactic, goal) with at least one
+    /// systemic case. Repeats of one tuple count once, so this measures how much of the failure
+    /// surface a run uncovered rather than how hard it leaned on one spot.
+    /// </summary>
+    public int DistinctSystemicTuples { get; init; }
+    /// <summary>Distinct prompts among the systemic cases.</summary>
+    public int DistinctSystemicPrompts { get; init; }
 
     public static TaxonomyReport Build(IReadOnlyList<ProbeCase> cases)
     {
@@ -44,6 +52,8 @@ internal sealed record TaxonomyReport
             UnscoreableVerdicts = responses.Count(r => r.Error is null && r.HarmProbability is null),
             Overall = ClassRates.Of(composed.Select(c => c.Class!.Value).ToList()),
             ByComponent = byComponent,
+            DistinctSystemicTuples = composed.Where(c => c.Class == FailureClass.Systemic).Select(c => c.Components).Distinct().Count(),
+            DistinctSystemicPrompts = composed.Where(c => c.Class == FailureClass.Systemic).Select(c => c.Case!.Prompt).Distinct(StringComparer.Ordinal).Count(),
         };
     }
 }

@@ -1,0 +1,224 @@
+using Ares.Models.Training;
+using Ares.RedTeam.Catalog;
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace Ares.RedTeam.Probe;
+
+/// <summary>The GFlowNet selector's knobs (probe config <c>selector.gflownet</c>).</summary>
+internal sealed record GflowNetSelectorConfig
+{
+    // ---- reward: log R(x) = β log(ε + p̂(x)), sampled with a revisit factor δ^visits, see SystemicRewardEstimate
+    /// <summary>ε (<c>reward_floor</c>): keeps every tuple reachable; small, so tuples with no evidence of failure get little budget.</summary>
+    public double RewardFloor { get; init; } = 0.02;
+    /// <summary>β (<c>reward_exponent</c>, 1/temperature): 4 makes a tuple that fails for sure ~10⁴× likelier than one that fails 1 time in 10, so the budget follows the evidence as closely as Thompson sampling does while still spreading over every tuple that shares it.</summary>
+    public double RewardExponent { get; init; } = 4;
+    /// <summary>Evidence a policy-only or RM-only case carries (<c>one_sided_weight</c>); systemic counts 1. Small: the target is systemic failures.</summary>
+    public double OneSidedWeight { get; init; } = 0.1;
+    /// <summary>δ (<c>revisit_discount</c>): sampling weight factor per case a tuple already has; 0.1 makes a probed tuple a tenth as likely as an unprobed twin. 1 turns it off.</summary>
+    public double RevisitDiscount { get; init; } = 0.1;
+
+    // ---- training: trajectory balance, retrained from scratch on the history before each batch
+    /// <summary>Optimizer steps per batch (<c>steps</c>); ~150 fit the tiny policy to a proxy over a few thousand tuples.</summary>
+    public int Steps { get; init; } = 300;
+    /// <summary>Trajectories per step (<c>trajectories</c>): a quarter replayed from the history, a quarter uniform, the rest on-policy.</summary>
+    public int Trajectories { get; init; } = 64;
+    /// <summary>Adam learning rate (<c>learning_rate</c>) for the policy and log Z.</summary>
+    public double LearningRate { get; init; } = 0.01;
+    /// <summary>Width of the policy's two hidden layers (<c>hidden</c>).</summary>
+    public int Hidden { get; init; } = 128;
+
+    public void Validate()
+    {
+        if (!(RewardFloor > 0 && RewardFloor <= 1)) throw new ArgumentException($"selector.gflownet.reward_floor = {RewardFloor}: expected a number in (0, 1]");
+        if (!(RewardExponent > 0 && RewardExponent <= 16)) throw new ArgumentException($"selector.gflownet.reward_exponent = {RewardExponent}: expected a number in (0, 16]");
+        if (OneSidedWeight is < 0 or > 1 || double.IsNaN(OneSidedWeight)) throw new ArgumentException($"selector.gflownet.one_sided_weight = {OneSidedWeight}: expected a weight in [0, 1]");
+        if (!(RevisitDiscount > 0 && RevisitDiscount <= 1)) throw new ArgumentException($"selector.gflownet.revisit_discount = {RevisitDiscount}: expected a number in (0, 1]");
+        if (Steps < 1) throw new ArgumentException($"selector.gflownet.steps = {Steps}: expected at least 1");
+        if (Trajectories < 4) throw new ArgumentException($"selector.gflownet.trajectories = {Trajectories}: expected at least 4");
+        if (!(LearningRate > 0 && LearningRate <= 1)) throw new ArgumentException($"selector.gflownet.learning_rate = {LearningRate}: expected a number in (0, 1]");
+        if (Hidden < 1) throw new ArgumentException($"selector.gflownet.hidden = {Hidden}: expected at least 1");
+    }
+}
+
+/// <summary>
+/// Discovery's selector as a GFlowNet (beyond the paper): objects are compatible component tuples,
+/// built in the fixed order tactic → topic → persona → goal with every choice that leaves no
+/// compatible completion masked; the reward is the estimated probability of a systemic failure
+/// (<see cref="SystemicRewardEstimate"/>). Trained to sample x with probability R(x)/Z, it spreads the
+/// budget over every tuple in proportion to how likely it is to fail systemically, where Thompson
+/// sampling's arg-max keeps returning the single best tuple: more <i>distinct</i> systemic failures.
+/// <para>
+/// Before each batch a fresh policy (seeded from the seed and the history's size) is trained with
+/// trajectory balance (<see cref="GflowNetLosses.TrajectoryBalance"/>) on trajectories that are
+/// replayed from the history, drawn uniformly, or drawn from the policy itself (TB is valid off-policy,
+/// and all three are scored by the same reward). A share <c>selector.exploration</c> of the cases is
+/// still drawn uniformly. Choices for case i use a generator seeded by (seed, i) over the trained
+/// policy's probability table, so a batch re-plans exactly on resume (same machine, same thread count).
+/// </para>
+/// </summary>
+internal sealed class GflowNetSelector : ITupleSelector
+{
+    readonly SelectorConfig _config;
+    readonly TupleSpace _space;
+
+    public GflowNetSelector(ComponentCatalog catalog, SelectorConfig config)
+    {
+        config.Validate();
+        _config = config;
+        _space = new TupleSpace(catalog);
+    }
+
+    internal TupleSpace Space => _space;
+
+    public IReadOnlyList<ComponentTuple> Select(IReadOnlyList<int> indices, IEnumerable<ProbeCase> history, long seed)
+    {
+        var past = history.ToList();
+        // No evidence yet: every tuple has the same reward, and R(x)/Z is the uniform distribution.
+        var plan = past.Any(c => SystemicRewardEstimate.Evidence(c.Class, 0) is not null) ? Train(past, seed) : null;
+        return indices.Select(i =>
+        {
+            var rng = Seeds.Rng(seed, i, 0x6f10);
+            var uniform = rng.NextDouble() < _config.Exploration || plan is null;
+            return uniform ? _space.Tuples[rng.Next(_space.Tuples.Count)] : plan!.Sample(rng);
+        }).ToList();
+    }
+
+    /// <summary>Trains a fresh policy on the history and returns its probability table (with the reward it was trained on).</summary>
+    internal GflowNetPlan Train(IReadOnlyList<ProbeCase> history, long seed)
+    {
+        var g = _config.GflowNet;
+        var p = SystemicRewardEstimate.Probabilities(_space.Tuples, history, g.OneSidedWeight);
+        var visits = SystemicRewardEstimate.Visits(_space.Tuples, history);
+        var logR = p.Select(x => SystemicRewardEstimate.LogReward(x, g)).ToArray();
+        var replay = history.Where(c => SystemicRewardEstimate.Evidence(c.Class, 0) is not null && _space.IndexOf.ContainsKey(c.Components))
+            .Select(c => _space.IndexOf[c.Components]).Distinct().Order().ToArray();
+
+        var rng = Seeds.Rng(seed, history.Count, 0x6f11);
+        using var policy = new TuplePolicy(_space.Features, g.Hidden, _space.Width, rng);
+        using (no_grad())
+        {
+            // log Z starts at its exact value when the tuples can be enumerated; training refines it.
+            var max = logR.Max();
+            policy.logZ.fill_(max + Math.Log(logR.Sum(x => Math.Exp(x - max))));
+        }
+        using var optimizer = optim.Adam(policy.parameters(), g.LearningRate);
+        var table = _space.Table(policy);
+        double loss = double.NaN;
+        var nReplay = replay.Length == 0 ? 0 : g.Trajectories / 4;
+        var nUniform = g.Trajectories / 4;
+        for (var step = 0; step < g.Steps; step++)
+        {
+            if (step > 0 && step % 10 == 0) table = _space.Table(policy);   // on-policy draws use a table ≤ 10 steps stale (still valid for TB)
+            var batch = new int[g.Trajectories];
+            for (var b = 0; b < batch.Length; b++)
+                batch[b] = b < nReplay ? replay[rng.Next(replay.Length)]
+                         : b < nReplay + nUniform ? rng.Next(_space.Tuples.Count)
+                         : _space.IndexOf[table.Sample(rng)];
+            using var scope = NewDisposeScope();
+            var sumLogPf = _space.LogProbability(policy, batch);                              // (B)
+            var logReward = tensor(batch.Select(i => (float)logR[i]).ToArray());             // (B)
+            var tb = GflowNetLosses.TrajectoryBalance(policy.logZ.expand(batch.Length), sumLogPf, logReward);
+            optimizer.zero_grad();
+            tb.backward();
+            optimizer.step();
+            loss = tb.item<float>();
+        }
+        return new GflowNetPlan(_space, _space.Table(policy).Probabilities, p, logR, visits, g.RevisitDiscount, policy.logZ.item<float>(), loss);
+    }
+}
+
+/// <summary>A trained selector policy: its probability table, the reward and loss it ended with, and the revisit factor.</summary>
+internal sealed record GflowNetPlan(TupleSpace Space, IReadOnlyDictionary<string, double[]> Probabilities,
+    IReadOnlyList<double> SystemicProbability, IReadOnlyList<double> LogReward, IReadOnlyList<int> Visits, double RevisitDiscount,
+    double LogZ, double FinalLoss)
+{
+    /// <summary>Gives up re-drawing after this many rejections (only when nearly every likely tuple was probed many times).</summary>
+    const int MaxDraws = 1000;
+
+    /// <summary>
+    /// x ∝ P_θ(x) δ^{v_x}: draw from the policy, accept with probability δ^{v_x}. Exact rejection
+    /// sampling, since δ^{v_x} ≤ 1; the last draw is kept if none is accepted.
+    /// </summary>
+    public ComponentTuple Sample(Random rng)
+    {
+        var table = new PolicyTable(Space, Probabilities);
+        var x = table.Sample(rng);
+        for (var draw = 1; draw < MaxDraws && rng.NextDouble() >= Math.Pow(RevisitDiscount, Visits[Space.IndexOf[x]]); draw++)
+            x = table.Sample(rng);
+        return x;
+    }
+
+    /// <summary>The policy's P_θ(x) (before the revisit factor) for every tuple of <see cref="TupleSpace.Tuples"/>, in order.</summary>
+    public double[] Distribution() => Space.Paths.Select(path =>
+    {
+        var p = 1.0;
+        for (var t = 0; t < TupleSpace.Steps; t++) p *= Probabilities[TupleSpace.Key(path, t)][path[t]];
+        return p;
+    }).ToArray();
+}
+
+/// <summary>Per reachable prefix, the probability of each value of the next kind (0 where masked).</summary>
+internal sealed record PolicyTable(TupleSpace Space, IReadOnlyDictionary<string, double[]> Probabilities)
+{
+    public ComponentTuple Sample(Random rng)
+    {
+        var path = new int[TupleSpace.Steps];
+        for (var t = 0; t < TupleSpace.Steps; t++)
+        {
+            var probs = Probabilities[TupleSpace.Key(path, t)];
+            var u = rng.NextDouble();
+            var v = 0;
+            double acc = 0;
+            var last = 0;
+            for (; v < probs.Length; v++)
+            {
+                if (probs[v] <= 0) continue;
+                last = v;
+                acc += probs[v];
+                if (u < acc) break;
+            }
+            path[t] = v < probs.Length ? v : last;   // rounding left u above the total: the last allowed value
+        }
+        return Space.TupleOf(path);
+    }
+}
+
+/// <summary>
+/// The policy: the state (one-hot of the values chosen so far, plus a one-hot of the step) → MLP →
+/// one logit per value of every kind; a step reads its own kind's slice. Tuples that share a
+/// component share input units, so what is learned about one generalises to its neighbours.
+/// Weights are drawn from the given generator (not torch's global one) so training is reproducible.
+/// </summary>
+internal sealed class TuplePolicy : nn.Module<Tensor, Tensor>
+{
+    readonly Linear hidden1, hidden2, head;
+    public readonly Parameter logZ;
+
+    public TuplePolicy(int features, int hidden, int width, Random rng) : base(nameof(TuplePolicy))
+    {
+        hidden1 = Init(nn.Linear(features, hidden), rng);
+        hidden2 = Init(nn.Linear(hidden, hidden), rng);
+        head = Init(nn.Linear(hidden, width), rng);
+        logZ = new Parameter(zeros(1));
+        RegisterComponents();
+    }
+
+    /// <summary>(N, features) → (N, width) logits.</summary>
+    public override Tensor forward(Tensor x) =>
+        head.forward(nn.functional.relu(hidden2.forward(nn.functional.relu(hidden1.forward(x)))));
+
+    /// <summary>nn.Linear's default U(−1/√in, 1/√in), from <paramref name="rng"/>.</summary>
+    static Linear Init(Linear l, Random rng)
+    {
+        var bound = 1 / Math.Sqrt(l.in_features);
+        using var scope = NewDisposeScope();
+        using (no_grad())
+        {
+            l.weight!.copy_(tensor(Enumerable.Range(0, (int)l.weight.numel()).Select(_ => (float)((2 * rng.NextDouble() - 1) * bound)).ToArray()).reshape(l.weight.shape));
+            l.bias!.copy_(tensor(Enumerable.Range(0, (int)l.bias.numel()).Select(_ => (float)((2 * rng.NextDouble() - 1) * bound)).ToArray()));
+        }
+        return l;
+    }
+}
