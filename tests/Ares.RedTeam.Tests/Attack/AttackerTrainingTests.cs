@@ -42,12 +42,12 @@ public class AttackerTrainingTests(SmallAttackerFixture fixture, ITestOutputHelp
     {
         Training = new GflowNetConfig
         {
-            LearningRate = 1e-3, LogZLearningRate = 3e-2, WarmupSteps = 2, MaxSteps = steps, BatchSize = 8,
+            LearningRate = 1e-2, LogZLearningRate = 3e-2, WarmupSteps = 2, MaxSteps = steps, BatchSize = 8,
             ScheduleSteps = steps, MinTokens = 3, MaxTokens = 24, Seed = 7,
         },
         Lora = new GflowNetAttackOptions().Lora with { Rank = 8 },
         TargetSampling = TargetSampling,
-        CheckpointEvery = 3,
+        CheckpointEvery = 5,
     };
 
     (LocalChatModel Target, ClassifierJudge Judge) World() =>
@@ -72,8 +72,8 @@ public class AttackerTrainingTests(SmallAttackerFixture fixture, ITestOutputHelp
         var sftPrompts = AttackerSampling.Sample(sft, context.ContextIds(sft), 48, 24, seed: 3);
         var (sftHarm, sftSuccess) = Evaluate(scorer, sftPrompts);
 
-        // Uninterrupted: 6 steps. Interrupted: 3 steps, checkpoint, a fresh process-like restart, 3 more.
-        const int steps = 6;
+        // Uninterrupted: 30 steps. Interrupted: 15 steps, checkpoint, a fresh restart from it, 15 more.
+        const int steps = 30;
         var full = new List<IReadOnlyDictionary<string, double>>();
         IReadOnlyList<CollectedPrompt> collected;
         (double Harm, double Success) gfn;
@@ -85,10 +85,10 @@ public class AttackerTrainingTests(SmallAttackerFixture fixture, ITestOutputHelp
         }
         var resumed = new List<IReadOnlyDictionary<string, double>>();
         using (var attack = new GflowNetAttack(fixture.SftDir, context, scorer, Options(steps), fixture.Temp("split"), resume: false))
-            attack.Run((_, m) => resumed.Add(m), stopAfter: 3);
+            attack.Run((_, m) => resumed.Add(m), stopAfter: 15);
         using (var attack = new GflowNetAttack(fixture.SftDir, context, scorer, Options(steps), fixture.Temp("split"), resume: true))
         {
-            Assert.Equal(3, attack.NextStep);
+            Assert.Equal(15, attack.NextStep);
             attack.Run((_, m) => resumed.Add(m));
             Assert.Equal(collected.Select(c => (c.Prompt, c.MeanHarm)), attack.Collected.Select(c => (c.Prompt, c.MeanHarm)));
         }
