@@ -20,6 +20,7 @@ internal static class Program
         root.Add(DemoCommand.Create());
         root.Add(ExportCommand.Create());
         root.Add(ReportCommand.Create());
+        root.Add(AttackCommands.Create());
         return root.Parse(args).Invoke();
     }
 }
