@@ -109,14 +109,19 @@ public class GflowNetTrainerTests
     public void A_run_resumed_from_saved_state_repeats_the_uninterrupted_run()
     {
         using var dir = new TempDirectory();
+        // Every model starts from one saved init: TinyModels draws from libtorch's global generator,
+        // which tests running in parallel share.
+        string init = Path.Combine(dir.Path, "init.bin"), snapshot = Path.Combine(dir.Path, "model.bin");
+        using (var first = TinyModels.Create(TinyModels.Gpt2(vocab: 8))) first.save(init);
+        Ares.Models.Nn.CausalLM Fresh() { var m = TinyModels.Create(TinyModels.Gpt2(vocab: 8)); m.load(init); return m; }
+
         var full = new List<IReadOnlyDictionary<string, double>>();
-        using (var model = TinyModels.Create(TinyModels.Gpt2(vocab: 8)))
+        using (var model = Fresh())
         using (var trainer = new GflowNetTrainer(model, new IdTokenizer(8), [1], Small))
             trainer.Train(Score, (_, m) => full.Add(m));
 
         var resumed = new List<IReadOnlyDictionary<string, double>>();
-        var snapshot = Path.Combine(dir.Path, "model.bin");
-        using (var model = TinyModels.Create(TinyModels.Gpt2(vocab: 8)))
+        using (var model = Fresh())
         using (var trainer = new GflowNetTrainer(model, new IdTokenizer(8), [1], Small with { MaxSteps = 3 }))
         {
             trainer.Train(Score, (_, m) => resumed.Add(m));
@@ -136,6 +141,16 @@ public class GflowNetTrainerTests
         Assert.Contains(full, m => m["replay"] == 1);
         Assert.Contains(full, m => m["replay"] == 0 && m["custom"] == 1);
         Assert.All(full, m => Assert.True(double.IsFinite(m["tb/loss"]) && m["lr"] > 0));
+    }
+
+    [Fact]
+    public void A_training_step_leaks_no_tensors()
+    {
+        using var model = TinyModels.Create(TinyModels.Gpt2(vocab: 8));
+        using var trainer = new GflowNetTrainer(model, new IdTokenizer(8), [1], Small with { MaxSteps = 10 });
+        var live = new List<long>();
+        trainer.Train(Score, (_, _) => live.Add(TorchSharp.DisposeScopeManager.Statistics.ThreadTotalLiveCount));
+        Assert.Equal(live[2], live[^1]);    // steps 0–1 create AdamW's state and the gradients
     }
 
     [Fact]

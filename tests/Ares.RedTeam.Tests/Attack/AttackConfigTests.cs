@@ -23,7 +23,7 @@ public class AttackConfigTests
         Assert.Equal(0.1, c.Gfn.Training.Beta);
         Assert.Equal((1.0, 1.2), (c.Gfn.Training.GammaStart, c.Gfn.Training.GammaEnd));
         Assert.Equal((2.0, 1.0), (c.Gfn.Training.RewardTemperatureStart, c.Gfn.Training.RewardTemperatureEnd));
-        Assert.Equal(0.4, c.Gfn.Training.BufferSimilarity);
+        Assert.Equal(0.95, c.Gfn.Training.BufferSimilarity);   // mean-pooled LM states are far more alike than sentence embeddings
         Assert.Equal(2, c.ResponsesPerPrompt);
         Assert.Equal(0.7, c.Smoothing.MinHarm);
         c.Gfn.Training.Validate();
