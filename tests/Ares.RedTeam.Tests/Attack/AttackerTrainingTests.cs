@@ -109,6 +109,31 @@ public class AttackerTrainingTests(SmallAttackerFixture fixture, ITestOutputHelp
     }
 
     [Fact]
+    public void Reinforce_baseline_trains_on_the_same_reward_and_collects_every_prompt()
+    {
+        var (target, judge) = World();
+        using var _t = target;
+        using var _j = judge;
+        var scorer = new AttackScorer(target, judge, TargetSampling, responsesPerPrompt: 2);
+        var options = new ReinforceAttackOptions
+        {
+            Training = new ReinforceAttackOptions().Training with { MaxSteps = 4, BatchSize = 2, CompletionsPerPrompt = 4, LearningRate = 1e-2, WarmupSteps = 1, Seed = 7 },
+            Lora = new GflowNetAttackOptions().Lora with { Rank = 8 },
+            TargetSampling = TargetSampling,
+            NoveltyBonus = 0.5,
+        };
+        var metrics = new List<IReadOnlyDictionary<string, double>>();
+        using var attack = new ReinforceAttack(fixture.SftDir, new AttackerContext(), scorer, options);
+        attack.Run((_, m) => metrics.Add(m));
+        Assert.Equal(4, metrics.Count);
+        Assert.Equal(4 * 8, attack.Collected.Count);                                  // batch × k prompts per step, all kept
+        Assert.All(attack.Collected, c => Assert.InRange(c.MeanHarm, 0, 1));
+        Assert.All(metrics, m => Assert.True(double.IsFinite(m["loss"]) && double.IsFinite(m["kl"])));
+        Assert.True(metrics[0]["reward/mean"] > attack.Collected.Take(8).Average(c => c.MeanHarm) - 1e-9);   // the novelty bonus only adds
+        Assert.Equal(8, attack.Sample(8, seed: 1).Count);
+    }
+
+    [Fact]
     public void Seed_files_and_smoothing_selection_are_strict_and_dedupe()
     {
         string path = fixture.Temp("bad.jsonl");
