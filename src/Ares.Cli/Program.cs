@@ -21,6 +21,7 @@ internal static class Program
         root.Add(RepairCommand.Create());
         root.Add(ExportCommand.Create());
         root.Add(ReportCommand.Create());
+        root.Add(AttackCommands.Create());
         return root.Parse(args).Invoke();
     }
 }

@@ -17,15 +17,31 @@ internal sealed class TrainingLoop : IDisposable
     readonly LrSchedule _schedule;
     readonly AdamW _optimizer;
     readonly List<Parameter> _trainable;
+    readonly double[] _peakLr;   // per param group, in the optimizer's order
 
-    /// <summary>Refuses non-fp32 trainable parameters (pure-bf16 AdamW would round most updates away).</summary>
-    public TrainingLoop(CausalLM model, OptimizationConfig config)
+    /// <summary>
+    /// Refuses non-fp32 trainable parameters (pure-bf16 AdamW would round most updates away).
+    /// <paramref name="extra"/> adds parameters outside the model (e.g. a GFlowNet's log Z head) as one
+    /// more AdamW group with its own peak learning rate, following the same schedule shape and not
+    /// counted in the model's gradient clipping.
+    /// </summary>
+    public TrainingLoop(CausalLM model, OptimizationConfig config, ExtraParameters? extra = null)
     {
         _trainable = Gradients.TrainableFp32(model);
         _model = model;
         _config = config;
         _schedule = config.LrSchedule;
         _optimizer = OptimizerFactory.AdamW(model, config.LearningRate, config.WeightDecay, config.Betas, config.Eps);
+        var peaks = _optimizer.ParamGroups.Select(_ => config.LearningRate).ToList();
+        if (extra is not null)
+        {
+            if (extra.Parameters.Count == 0) throw new ArgumentException("extra parameters: the group is empty");
+            if (!(extra.LearningRate > 0) || double.IsInfinity(extra.LearningRate)) throw new ArgumentException($"extra parameters: learning rate must be > 0 and finite, got {extra.LearningRate}");
+            var (beta1, beta2) = config.Betas;
+            _optimizer.add_param_group(new AdamW.ParamGroup(extra.Parameters, extra.LearningRate, beta1, beta2, config.Eps, 0.0));
+            peaks.Add(extra.LearningRate);
+        }
+        _peakLr = [.. peaks];
     }
 
     /// <summary>
@@ -41,7 +57,8 @@ internal sealed class TrainingLoop : IDisposable
         var result = accumulateGradients();
         double gradNorm = Gradients.ClipGlobalNorm(_trainable, _config.MaxGradNorm);
         double lr = _schedule.At(step);
-        foreach (var group in _optimizer.ParamGroups) group.LearningRate = lr;
+        int g = 0;
+        foreach (var group in _optimizer.ParamGroups) group.LearningRate = lr * (_peakLr[g++] / _config.LearningRate);
         _optimizer.step();
         return (result, gradNorm, lr);
     }
@@ -75,5 +92,23 @@ internal sealed class TrainingLoop : IDisposable
         }
     }
 
+    /// <summary>Writes AdamW's moments and step counts (TorchSharp's format), so a resumed run steps exactly as an uninterrupted one.</summary>
+    public void SaveOptimizer(string path)
+    {
+        string tmp = path + ".tmp";
+        _optimizer.save_state_dict(tmp);
+        File.Move(tmp, path, overwrite: true);
+    }
+
+    /// <summary>Reads what <see cref="SaveOptimizer"/> wrote; the parameter groups must match this loop's.</summary>
+    public void LoadOptimizer(string path)
+    {
+        if (!File.Exists(path)) throw new FileNotFoundException($"{path}: optimizer state not found", path);
+        _optimizer.load_state_dict(path);
+    }
+
     public void Dispose() => _optimizer.Dispose();
 }
+
+/// <summary>Parameters a trainer updates besides the model's own, at their own peak learning rate (no weight decay).</summary>
+internal sealed record ExtraParameters(IReadOnlyList<Parameter> Parameters, double LearningRate);

@@ -1,0 +1,146 @@
+using Ares.Models.Loading;
+using Ares.Models.Training;
+using Ares.RedTeam.Attack;
+using Ares.RedTeam.Chat;
+using Ares.RedTeam.Judges;
+using Ares.RedTeam.Tests.Sandbox;
+using Xunit.Abstractions;
+
+namespace Ares.RedTeam.Tests.Attack;
+
+/// <summary>One SFT attacker per test process, warmed up on the small world's seed prompts (the slow part, shared).</summary>
+public sealed class SmallAttackerFixture : IDisposable
+{
+    readonly TempDirectory _dir = new();
+    readonly Lazy<string> _sft;
+
+    public SmallAttackerFixture()
+    {
+        World = new SmallWorldFixture();
+        _sft = new(() =>
+        {
+            string dir = _dir.File("sft");
+            var seeds = AttackerWarmup.LoadSeeds(Path.Combine(World.World.DataDir, "attack_seeds.jsonl"));
+            AttackerWarmup.Train(World.World.PolicyDir, seeds, new AttackerContext(), Sft, dir);
+            return dir;
+        });
+    }
+
+    internal static SftConfig Sft => new() { LearningRate = 2e-3, MaxSteps = 40, WarmupSteps = 4, BatchSize = 16, Seed = 1 };
+    internal SmallWorldFixture World { get; }
+    internal string SftDir => _sft.Value;
+    internal string Temp(string name) => _dir.File(name);
+
+    public void Dispose() => _dir.Dispose();
+}
+
+public class AttackerTrainingTests(SmallAttackerFixture fixture, ITestOutputHelper output) : IClassFixture<SmallAttackerFixture>
+{
+    static readonly ChatSampling TargetSampling = new() { MaxTokens = 24, Temperature = 1.0, Seed = 5 };
+
+    static GflowNetAttackOptions Options(int steps) => new()
+    {
+        Training = new GflowNetConfig
+        {
+            LearningRate = 1e-2, LogZLearningRate = 3e-2, WarmupSteps = 2, MaxSteps = steps, BatchSize = 8,
+            ScheduleSteps = steps, MinTokens = 3, MaxTokens = 24, Seed = 7,
+        },
+        Lora = new GflowNetAttackOptions().Lora with { Rank = 8 },
+        TargetSampling = TargetSampling,
+        CheckpointEvery = 5,
+    };
+
+    (LocalChatModel Target, ClassifierJudge Judge) World() =>
+        (LocalChatModel.Load(fixture.World.World.PolicyDir), ClassifierJudge.Load(fixture.World.World.JudgeDir));
+
+    static (double Harm, double Success) Evaluate(AttackScorer scorer, IReadOnlyList<string> prompts)
+    {
+        var scores = new AttackScorer(scorer.Target, scorer.Judge, TargetSampling with { Seed = 99 }, scorer.ResponsesPerPrompt).ScoreAsync(prompts).GetAwaiter().GetResult();
+        return (scores.Average(s => s.MeanHarm), scores.Average(s => s.Success ? 1.0 : 0.0));
+    }
+
+    [Fact]
+    public void Gflownet_steps_raise_harm_over_the_sft_attacker_resume_exactly_and_smoothing_keeps_the_gain()
+    {
+        var (target, judge) = World();
+        using var _t = target;
+        using var _j = judge;
+        var scorer = new AttackScorer(target, judge, TargetSampling, responsesPerPrompt: 2);
+
+        using var sft = ModelLoader.Load(fixture.SftDir);
+        var context = new AttackerContext();
+        var sftPrompts = AttackerSampling.Sample(sft, context.ContextIds(sft), 48, 24, seed: 3);
+        var (sftHarm, sftSuccess) = Evaluate(scorer, sftPrompts);
+
+        // Uninterrupted: 30 steps. Interrupted: 15 steps, checkpoint, a fresh restart from it, 15 more.
+        const int steps = 30;
+        var full = new List<IReadOnlyDictionary<string, double>>();
+        IReadOnlyList<CollectedPrompt> collected;
+        (double Harm, double Success) gfn;
+        using (var attack = new GflowNetAttack(fixture.SftDir, context, scorer, Options(steps), fixture.Temp("full"), resume: false))
+        {
+            attack.Run((_, m) => full.Add(m));
+            collected = attack.Collected;
+            gfn = Evaluate(scorer, attack.Sample(48, seed: 3));
+        }
+        var resumed = new List<IReadOnlyDictionary<string, double>>();
+        using (var attack = new GflowNetAttack(fixture.SftDir, context, scorer, Options(steps), fixture.Temp("split"), resume: false))
+            attack.Run((_, m) => resumed.Add(m), stopAfter: 15);
+        using (var attack = new GflowNetAttack(fixture.SftDir, context, scorer, Options(steps), fixture.Temp("split"), resume: true))
+        {
+            Assert.Equal(15, attack.NextStep);
+            attack.Run((_, m) => resumed.Add(m));
+            Assert.Equal(collected.Select(c => (c.Prompt, c.MeanHarm)), attack.Collected.Select(c => (c.Prompt, c.MeanHarm)));
+        }
+        foreach (var key in new[] { "tb/loss", "tb/log_z", "reward/mean", "buffer/size" })
+            Assert.Equal(full.Select(m => m[key]), resumed.Select(m => m[key]));
+
+        var smoothing = new SmoothingOptions { MinHarm = 0.5, Sft = SmallAttackerFixture.Sft with { MaxSteps = 30 } };
+        var selected = MleSmoothing.Run(fixture.SftDir, context, collected, smoothing, fixture.Temp("smoothed"));
+        using var smoothed = ModelLoader.Load(fixture.Temp("smoothed"));
+        var smooth = Evaluate(scorer, AttackerSampling.Sample(smoothed, context.ContextIds(smoothed), 48, 24, seed: 3));
+
+        output.WriteLine($"SFT attacker: mean harm {sftHarm:F3}, success {sftSuccess:F3} (48 prompts, k = 2)");
+        output.WriteLine($"GFlowNet after {steps} steps: mean harm {gfn.Harm:F3}, success {gfn.Success:F3}; " +
+            $"harm/mean per step {string.Join(" ", full.Where(m => m.ContainsKey("harm/mean")).Select(m => m["harm/mean"].ToString("F2")))}");
+        output.WriteLine($"MLE-smoothed on {selected.Count} prompts: mean harm {smooth.Harm:F3}, success {smooth.Success:F3}");
+        Assert.True(gfn.Harm > sftHarm, $"GFlowNet harm {gfn.Harm:F3} vs SFT {sftHarm:F3}");
+        Assert.True(smooth.Success > sftSuccess, $"smoothed success {smooth.Success:F3} vs SFT {sftSuccess:F3}");
+    }
+
+    [Fact]
+    public void Reinforce_baseline_trains_on_the_same_reward_and_collects_every_prompt()
+    {
+        var (target, judge) = World();
+        using var _t = target;
+        using var _j = judge;
+        var scorer = new AttackScorer(target, judge, TargetSampling, responsesPerPrompt: 2);
+        var options = new ReinforceAttackOptions
+        {
+            Training = new ReinforceAttackOptions().Training with { MaxSteps = 4, BatchSize = 2, CompletionsPerPrompt = 4, LearningRate = 1e-2, WarmupSteps = 1, Seed = 7 },
+            Lora = new GflowNetAttackOptions().Lora with { Rank = 8 },
+            TargetSampling = TargetSampling,
+            NoveltyBonus = 0.5,
+        };
+        var metrics = new List<IReadOnlyDictionary<string, double>>();
+        using var attack = new ReinforceAttack(fixture.SftDir, new AttackerContext(), scorer, options);
+        attack.Run((_, m) => metrics.Add(m));
+        Assert.Equal(4, metrics.Count);
+        Assert.Equal(4 * 8, attack.Collected.Count);                                  // batch × k prompts per step, all kept
+        Assert.All(attack.Collected, c => Assert.InRange(c.MeanHarm, 0, 1));
+        Assert.All(metrics, m => Assert.True(double.IsFinite(m["loss"]) && double.IsFinite(m["kl"])));
+        Assert.True(metrics[0]["reward/mean"] > attack.Collected.Take(8).Average(c => c.MeanHarm) - 1e-9);   // the novelty bonus only adds
+        Assert.Equal(8, attack.Sample(8, seed: 1).Count);
+    }
+
+    [Fact]
+    public void Seed_files_and_smoothing_selection_are_strict_and_dedupe()
+    {
+        string path = fixture.Temp("bad.jsonl");
+        File.WriteAllText(path, "{\"prompt\": \"ok\"}\n{\"text\": \"no prompt\"}\n");
+        Assert.Contains("bad.jsonl:2", Assert.Throws<InvalidDataException>(() => AttackerWarmup.LoadSeeds(path)).Message);
+        var picked = MleSmoothing.Select(
+            [new("a ", 0.9, -10, 0), new("a", 0.95, -10, 1), new("b", 0.6, -10, 1), new("c", 0.99, -500, 2)], new SmoothingOptions());
+        Assert.Equal([("a", 0.95)], picked.Select(p => (p.Prompt, p.MeanHarm)));
+    }
+}
