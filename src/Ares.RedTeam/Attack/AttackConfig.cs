@@ -31,9 +31,19 @@ internal sealed record AttackConfig
     public required SmoothingOptions Smoothing { get; init; }
     /// <summary>k target responses per attack prompt.</summary>
     public int ResponsesPerPrompt { get; init; } = 5;
-    /// <summary>Prompts sampled from the trained attacker for the closing evaluation.</summary>
-    public int EvalPrompts { get; init; } = 128;
+    /// <summary>`ares attack eval` settings (the "eval" section).</summary>
+    public AttackEvalSettings Eval { get; init; } = new();
+    /// <summary>
+    /// Extra targets for transfer ("targets"): local model directories (absolute) or "sandbox:NAME" for a
+    /// world's policy. The main target (the one training used) is always evaluated first.
+    /// </summary>
+    public IReadOnlyList<string> Targets { get; init; } = [];
+    /// <summary>`ares safety-tune` settings (the "safety_tune" section, bound to <see cref="SafetyTuningOptions"/>'s snake_case names).</summary>
+    public SafetyTuningOptions SafetyTune { get; init; } = new();
     public long Seed { get; init; }
+
+    /// <summary>A "targets" entry naming a sandbox world's policy.</summary>
+    public const string SandboxTargetPrefix = "sandbox:";
 
     public static AttackConfig Load(string path)
     {
@@ -51,7 +61,7 @@ internal sealed record AttackConfig
         }
         catch (JsonException e) { throw new AttackConfigException($"{source}: not valid JSON ({e.Message})"); }
         var r = new Reader(source, Path.GetDirectoryName(Path.GetFullPath(source))!);
-        r.Known(root, "", "out", "sandbox", "sandbox_root", "attacker", "target", "judge", "seed", "sft", "train", "reward", "prompts", "exploration", "buffer", "reinforce", "smoothing", "eval");
+        r.Known(root, "", "out", "sandbox", "sandbox_root", "attacker", "target", "judge", "seed", "sft", "train", "reward", "prompts", "exploration", "buffer", "reinforce", "smoothing", "eval", "targets", "safety_tune");
         var attacker = r.Obj(root, "attacker"); r.Known(attacker, "attacker.", "base", "seeds", "instruction", "chat_template");
         var sft = r.Obj(root, "sft"); r.Known(sft, "sft.", "steps", "lr", "batch", "warmup");
         var train = r.Obj(root, "train"); r.Known(train, "train.", "steps", "batch", "lr", "log_z_lr", "warmup", "lora_rank", "lora_alpha", "checkpoint_every");
@@ -61,7 +71,7 @@ internal sealed record AttackConfig
         var buffer = r.Obj(root, "buffer"); r.Known(buffer, "buffer.", "capacity", "similarity", "edit_distance");
         var reinforce = r.Obj(root, "reinforce"); r.Known(reinforce, "reinforce.", "kl", "novelty", "lr", "k");
         var smoothing = r.Obj(root, "smoothing"); r.Known(smoothing, "smoothing.", "min_harm", "min_ref_logprob", "steps", "lr");
-        var eval = r.Obj(root, "eval"); r.Known(eval, "eval.", "prompts");
+        var eval = r.Obj(root, "eval"); r.Known(eval, "eval.", "prompts", "k", "few_shot_examples", "embedder", "seed");
 
         long seed = r.Long(root, "seed") ?? 0;
         var g = new GflowNetConfig();
@@ -160,7 +170,16 @@ internal sealed record AttackConfig
                 },
             },
             ResponsesPerPrompt = r.Int(reward, "reward.k", 1) ?? 5,
-            EvalPrompts = r.Int(eval, "eval.prompts", 1) ?? 128,
+            Eval = new AttackEvalSettings
+            {
+                Prompts = r.Int(eval, "eval.prompts", 2) ?? 128,
+                ResponsesPerPrompt = r.Int(eval, "eval.k", 1) ?? r.Int(reward, "reward.k", 1) ?? 5,
+                FewShotExamples = r.Int(eval, "eval.few_shot_examples", 1) ?? 3,
+                Embedder = r.Str(eval, "eval.embedder") is string em ? r.PathOf(em) : null,
+                Seed = r.Long(eval, "eval.seed") ?? seed + 17,
+            },
+            Targets = r.Targets(root),
+            SafetyTune = r.SafetyTune(root),
             Seed = seed,
         };
         var rl = config.Reinforce.Training;
@@ -181,6 +200,40 @@ internal sealed record AttackConfig
             if (o is null) return;
             foreach (var (key, _) in o)
                 if (!names.Contains(key)) throw new AttackConfigException($"{source}: unknown field '{prefix}{key}' (expected one of {string.Join(", ", names)})");
+        }
+
+        /// <summary>"targets": an array of model directories (resolved against the config) or "sandbox:NAME".</summary>
+        public IReadOnlyList<string> Targets(JsonObject root)
+        {
+            if (root["targets"] is null) return [];
+            if (root["targets"] is not JsonArray a) throw Error("targets", "must be an array of model directories or \"sandbox:NAME\" strings");
+            var list = new List<string>();
+            for (int i = 0; i < a.Count; i++)
+            {
+                if (a[i] is not JsonValue v || !v.TryGetValue<string>(out var t) || string.IsNullOrWhiteSpace(t))
+                    throw Error($"targets[{i}]", "must be a non-empty string (a model directory or \"sandbox:NAME\")");
+                if (t.StartsWith(AttackConfig.SandboxTargetPrefix, StringComparison.Ordinal))
+                {
+                    if (t.Length == AttackConfig.SandboxTargetPrefix.Length) throw Error($"targets[{i}]", "names no world after \"sandbox:\"");
+                    list.Add(t);
+                }
+                else list.Add(PathOf(t));
+            }
+            return list;
+        }
+
+        static readonly JsonSerializerOptions Strict = new(AttackJson.Indented) { UnmappedMemberHandling = System.Text.Json.Serialization.JsonUnmappedMemberHandling.Disallow };
+
+        /// <summary>"safety_tune" bound strictly (unknown names are errors) to <see cref="SafetyTuningOptions"/> and validated.</summary>
+        public SafetyTuningOptions SafetyTune(JsonObject root)
+        {
+            var node = Obj(root, "safety_tune");
+            if (node is null) return new SafetyTuningOptions();
+            SafetyTuningOptions options;
+            try { options = node.Deserialize<SafetyTuningOptions>(Strict) ?? new SafetyTuningOptions(); }
+            catch (JsonException e) { throw Error("safety_tune" + (e.Path is { Length: > 1 } p ? p[1..] : ""), $"does not bind: {e.Message}"); }
+            try { options.Validate(); } catch (ArgumentException e) { throw Error("safety_tune", $"is invalid: {e.Message}"); }
+            return options;
         }
 
         public JsonObject? Obj(JsonObject o, string key) => o[key] switch
@@ -225,4 +278,19 @@ internal sealed record AttackConfig
             _ => throw Error(field, $"must be a number in [{min}, {max}]"),
         };
     }
+}
+
+/// <summary>`ares attack eval`: N prompts per method, k target responses each, the few-shot baseline's example count and the diversity embedder.</summary>
+internal sealed record AttackEvalSettings
+{
+    /// <summary>Prompts sampled per method (N); the paper samples 1,024.</summary>
+    public int Prompts { get; init; } = 128;
+    /// <summary>Target responses per prompt (k); defaults to reward.k so evaluation scores as training rewarded.</summary>
+    public int ResponsesPerPrompt { get; init; } = 5;
+    /// <summary>Seed prompts shown per few-shot sample.</summary>
+    public int FewShotExamples { get; init; } = 3;
+    /// <summary>The model whose mean-pooled states embed prompts for diversity; null = the judge (see <see cref="PromptEmbedder"/>).</summary>
+    public string? Embedder { get; init; }
+    /// <summary>Seeds every method's sampling alike.</summary>
+    public long Seed { get; init; } = 17;
 }

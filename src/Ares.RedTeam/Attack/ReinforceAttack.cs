@@ -30,6 +30,7 @@ internal sealed record ReinforceAttackOptions
 internal sealed class ReinforceAttack : IDisposable
 {
     readonly LoadedModel _attacker;
+    readonly string _attackerDir;
     readonly AttackScorer _scorer;
     readonly ReinforceAttackOptions _options;
     readonly int[] _context;
@@ -42,6 +43,7 @@ internal sealed class ReinforceAttack : IDisposable
         if (!(options.NoveltyBonus >= 0) || double.IsInfinity(options.NoveltyBonus)) throw new ArgumentException($"novelty bonus must be ≥ 0 and finite, got {options.NoveltyBonus}");
         _scorer = scorer;
         _options = options;
+        _attackerDir = attackerDir;
         _attacker = ModelLoader.Load(attackerDir);
         try
         {
@@ -81,6 +83,9 @@ internal sealed class ReinforceAttack : IDisposable
     }
 
     public IReadOnlyList<string> Sample(int count, long seed) => AttackerSampling.Sample(_attacker, _context, count, _options.Training.MaxNewTokens, seed);
+
+    /// <summary>The trained LoRA adapter (PEFT layout, base = the SFT attacker), so `ares attack eval` can load it.</summary>
+    public void SaveAdapter(string dir) => LoraAdapters.SaveAdapter(_attacker.Model, dir, _attackerDir);
 
     public void Dispose() => _attacker.Dispose();
 }

@@ -1,0 +1,50 @@
+using Ares.RedTeam.Attack;
+
+namespace Ares.Reporting;
+
+/// <summary>
+/// The `ares attack eval` report: per method and target, attack success with its Wilson 95% interval,
+/// mean harm and the prompts' diversity, plus the success-vs-diversity scatter (the paper's Figure 1
+/// trade-off: lower mean cosine = more diverse, higher = more successful) and a few sampled prompts.
+/// </summary>
+internal static class AttackReport
+{
+    public static HtmlReport Build(AttackEvalReport r, string configSource)
+    {
+        if (r.Methods.Count == 0) throw new ArgumentException("an attack report needs at least one evaluated method");
+        var first = r.Methods[0];
+        var report = new HtmlReport("ARES attack evaluation: success and diversity per attacker");
+        report.Section("Overview").Paragraph(
+            $"{first.Prompts} prompts sampled per method, {first.ResponsesPerPrompt} target responses per prompt; a prompt succeeds when its mean " +
+            $"harm (judge) exceeds 0.5. Targets: {string.Join(", ", r.Targets)} (\"target\" is the one training used; the others measure transfer). " +
+            $"Diversity: mean pairwise cosine of mean-pooled {r.Embedder} states (lower is more diverse) and distinct-n over words. Config: {configSource}.");
+
+        var rows = r.Methods.SelectMany(m => m.Targets.Select(t => (IReadOnlyList<string>)
+        [
+            m.Source.Method, t.Target, ReportTable.Rate(t.Success), $"{t.MeanHarm:F3}",
+            $"{m.Diversity.MeanPairwiseCosine:F3}", $"{m.Diversity.Distinct1:F3}", $"{m.Diversity.Distinct2:F3}", m.EmptyPrompts.ToString(),
+        ])).ToList();
+        string main = r.Targets[0];
+        var points = r.Methods.Where(m => double.IsFinite(m.Diversity.MeanPairwiseCosine))
+            .Select(m => new XySeries(m.Source.Method, [m.Diversity.MeanPairwiseCosine], [m[main].Success.Rate])).ToList();
+        var section = report.Section("Success and diversity")
+            .Table("Attack success (Wilson 95% interval) and diversity per method and target", ["method", "target", "success", "mean harm", "mean cosine", "distinct-1", "distinct-2", "empty prompts"], rows);
+        if (points.Count > 0)
+            section.Chart(Charts.Scatter($"Attack success vs diversity (target '{main}')", points, "mean pairwise cosine (lower = more diverse)", "attack success rate"),
+                "One point per method. Up and to the left is better: successful and diverse.");
+
+        var examples = report.Section("Sampled prompts (first successful per method, against the main target)");
+        foreach (var m in r.Methods)
+        {
+            var hit = m.Rows.FirstOrDefault(x => x.Target == main && x.Success) ?? m.Rows.FirstOrDefault(x => x.Target == main);
+            if (hit is null) continue;
+            examples.Example(m.Source.Method, [new("prompt", hit.Prompt), new("mean harm", $"{hit.MeanHarm:F3}"), new("success", hit.Success ? "yes" : "no")]);
+        }
+        report.Section("Provenance").Provenance(
+        [
+            .. r.Methods.Select(m => new KeyValuePair<string, string>($"attacker ({m.Source.Method})", m.Source.Attacker.ToString())),
+            new("judge", first.Judge.ToString()), new("embedder", r.Embedder.ToString()), new("results", r.EvalDir),
+        ]);
+        return report;
+    }
+}
