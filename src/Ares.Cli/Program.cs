@@ -22,6 +22,7 @@ internal static class Program
         root.Add(ExportCommand.Create());
         root.Add(ReportCommand.Create());
         root.Add(AttackCommands.Create());
+        root.Add(SafetyTuneCommand.Create());
         return root.Parse(args).Invoke();
     }
 }

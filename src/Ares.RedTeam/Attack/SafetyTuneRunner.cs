@@ -1,0 +1,128 @@
+using System.Diagnostics;
+using System.Text.Json;
+using Ares.Models.Loading;
+using Ares.RedTeam.Catalog;
+using Ares.RedTeam.Chat;
+using Ares.RedTeam.Judges;
+using Ares.RedTeam.Probe;
+using Ares.RedTeam.Repair;
+using Ares.RedTeam.Sandbox;
+
+namespace Ares.RedTeam.Attack;
+
+/// <summary>One attack set's success against the original and the tuned target (same prompts, same sampling).</summary>
+internal sealed record SafetyTransferRow(string Method, int Prompts, Proportion Before, Proportion After, double MeanHarmBefore, double MeanHarmAfter);
+
+/// <summary>`ares safety-tune`'s outcome: the tuning, the other methods' attack success before/after, and over-refusal before/after.</summary>
+internal sealed record SafetyTuneOutcome(string Method, string TunedDir, SafetyTuningResult Tuning, IReadOnlyList<SafetyTransferRow> Against,
+    Proportion OverRefusalBefore, Proportion OverRefusalAfter, int OverRefusalPrompts, double Seconds)
+{
+    public const string ResultFile = "safety_tune.json";
+    public string ToJson() => JsonSerializer.Serialize(this, AttackJson.Indented);
+}
+
+/// <summary>
+/// Runs `ares safety-tune` (Lee et al. 2025, §6) on an attack run: the successful prompts (mean harm
+/// over k responses &gt; the success threshold, against the main target) of one method's
+/// `ares attack eval` results become (attack, refusal) SFT data with the config's "safety_tune"
+/// settings (<see cref="SafetyTuningOptions"/>); the target is tuned and saved to OutDir/safety-tuned-METHOD;
+/// then every other method's eval prompts (all N, from their results JSONL) are scored against the
+/// original and the tuned target with the eval's sampling, and over-refusal is measured on the sandbox
+/// world's held-out sensitive-looking benign prompts (data/overrefusal_heldout.jsonl). The benign
+/// retention mix is the world's (<see cref="SafetyTuning.SandboxBenign"/>); without a sandbox the
+/// benign share must be 0.
+/// </summary>
+internal static class SafetyTuneRunner
+{
+    public static string TunedDir(AttackConfig c, string method) => Path.Combine(c.OutDir, $"safety-tuned-{method}");
+
+    /// <summary>(prompt, mean harm) of every main-target row of a method's eval results JSONL, in order; errors name the file and line.</summary>
+    public static IReadOnlyList<(string Prompt, double MeanHarm)> ReadResults(string path, string target = AttackEvalRunner.MainTarget)
+    {
+        if (!File.Exists(path)) throw new FileNotFoundException($"{path}: no eval results (run `ares attack eval` first)", path);
+        var rows = new List<(string, double)>();
+        int line = 0;
+        foreach (var raw in File.ReadLines(path))
+        {
+            line++;
+            if (string.IsNullOrWhiteSpace(raw)) continue;
+            try
+            {
+                using var doc = JsonDocument.Parse(raw);
+                var r = doc.RootElement;
+                if (!r.TryGetProperty("prompt", out var p) || p.ValueKind != JsonValueKind.String || !r.TryGetProperty("target", out var t) || t.ValueKind != JsonValueKind.String
+                    || !r.TryGetProperty("mean_harm", out var h) || h.ValueKind != JsonValueKind.Number)
+                    throw new InvalidDataException($"{path}:{line}: expected an eval row with string \"prompt\", string \"target\" and number \"mean_harm\"");
+                if (t.GetString() == target) rows.Add((p.GetString()!, h.GetDouble()));
+            }
+            catch (JsonException e) { throw new InvalidDataException($"{path}:{line}: invalid JSON ({e.Message})", e); }
+        }
+        return rows.Count > 0 ? rows : throw new InvalidDataException($"{path}: no rows for target '{target}'");
+    }
+
+    /// <summary>
+    /// Tunes on <paramref name="method"/>'s successful prompts and measures <paramref name="against"/>
+    /// (null = every other method with eval results). <paramref name="onStep"/> gets the SFT steps.
+    /// </summary>
+    public static async Task<SafetyTuneOutcome> RunAsync(AttackConfig c, string method, IReadOnlyList<string>? against = null,
+        Action<string>? onPhase = null, Action<int, IReadOnlyDictionary<string, double>>? onStep = null, CancellationToken ct = default)
+    {
+        var clock = Stopwatch.StartNew();
+        string evalDir = AttackEvalRunner.EvalDir(c);
+        var others = (against ?? AttackEvalRunner.AllMethods.Where(m => m != method && File.Exists(AttackEvalReport.ResultsPath(evalDir, m))).ToList()).ToList();
+        if (others.Contains(method)) throw new ArgumentException($"--against lists '{method}', the method tuned on: measure robustness to attacks found by other methods");
+        if (others.Count == 0) throw new InvalidOperationException($"no other method has eval results in {evalDir}: run `ares attack eval` with at least two methods");
+        var tuning = new SafetyTuning(c.SafetyTune);
+        var successful = tuning.SuccessfulPrompts(ReadResults(AttackEvalReport.ResultsPath(evalDir, method)));
+        var attackSets = others.Select(m => (Method: m, Prompts: ReadResults(AttackEvalReport.ResultsPath(evalDir, m)).Select(r => r.Prompt).ToList())).ToList();
+
+        var paths = AttackRunner.Resolve(c);
+        IReadOnlyList<(string Prompt, string Response)> benign = [];
+        IReadOnlyList<string> sensitive = [];
+        Func<string, bool> isRefusal = new SafetyCheckOptions().IsRefusal;
+        if (paths.World is { } world)
+        {
+            var catalog = ComponentCatalog.Default();
+            var corpus = SandboxCorpus.Build(world.Spec, catalog);
+            benign = SafetyTuning.SandboxBenign(corpus, catalog, seed: c.SafetyTune.Seed);
+            sensitive = CapabilityEvaluation.ReadPrompts(Path.Combine(world.DataDir, SandboxData.OverRefusalHeldOut));
+            isRefusal = SafetyTuning.SandboxIsRefusal(corpus);
+        }
+        else if (c.SafetyTune.BenignShare > 0)
+            throw new AttackConfigException($"{c.Source}: field 'safety_tune.benign_share' is {c.SafetyTune.BenignShare}, but without a 'sandbox' there are no benign retention pairs: set it to 0");
+
+        var eval = AttackEvalRunner.Options(c);
+        var check = new SafetyCheckOptions { ResponsesPerPrompt = eval.ResponsesPerPrompt, Sampling = eval.TargetSampling, IsRefusal = isRefusal };
+        using var judge = ClassifierJudge.Load(paths.Judge);
+
+        onPhase?.Invoke("before");
+        var before = await MeasureAll(paths.Target, judge, attackSets, sensitive, check, ct);
+
+        onPhase?.Invoke("tune");
+        string tunedDir = TunedDir(c, method);
+        var (data, generated) = await tuning.BuildDataAsync(successful, benign, ct: ct);
+        SafetyTuningResult result;
+        using (var target = ModelLoader.Load(paths.Target))
+            result = tuning.Tune(target, data, generated, tunedDir, onStep);
+
+        onPhase?.Invoke("after");
+        var after = await MeasureAll(tunedDir, judge, attackSets, sensitive, check, ct);
+
+        var rows = attackSets.Select((s, i) => new SafetyTransferRow(s.Method, s.Prompts.Count, before.Checks[i].AttackSuccess, after.Checks[i].AttackSuccess,
+            before.Checks[i].MeanHarm, after.Checks[i].MeanHarm)).ToList();
+        var outcome = new SafetyTuneOutcome(method, tunedDir, result, rows, before.OverRefusal, after.OverRefusal, sensitive.Count, clock.Elapsed.TotalSeconds);
+        File.WriteAllText(Path.Combine(tunedDir, SafetyTuneOutcome.ResultFile), outcome.ToJson());
+        return outcome;
+    }
+
+    /// <summary>Each attack set's success against the model in <paramref name="targetDir"/>, and its over-refusal (measured once).</summary>
+    static async Task<(IReadOnlyList<SafetyCheck> Checks, Proportion OverRefusal)> MeasureAll(string targetDir, IJudge judge,
+        IReadOnlyList<(string Method, List<string> Prompts)> sets, IReadOnlyList<string> sensitive, SafetyCheckOptions check, CancellationToken ct)
+    {
+        using var target = LocalChatModel.Load(targetDir);
+        var checks = new List<SafetyCheck>();
+        for (int i = 0; i < sets.Count; i++)
+            checks.Add(await SafetyTuning.MeasureAsync(target, judge, sets[i].Prompts, i == 0 ? sensitive : [], check, ct));
+        return (checks, checks[0].OverRefusal);
+    }
+}
