@@ -38,10 +38,38 @@ public class AttackConfigTests
     [InlineData("""{ "sandbox": "default" }""", "field 'out' is required")]
     [InlineData("""{ "out": "o", "target": "t" }""", "give either 'sandbox'")]
     [InlineData("""[1]""", "expected a JSON object")]
+    [InlineData("""{ "out": "o", "sandbox": "default", "targets": "x" }""", "field 'targets' must be an array")]
+    [InlineData("""{ "out": "o", "sandbox": "default", "targets": ["a", 3] }""", "field 'targets[1]' must be a non-empty string")]
+    [InlineData("""{ "out": "o", "sandbox": "default", "targets": ["sandbox:"] }""", "field 'targets[0]' names no world")]
+    [InlineData("""{ "out": "o", "sandbox": "default", "eval": { "promptz": 3 } }""", "unknown field 'eval.promptz'")]
+    [InlineData("""{ "out": "o", "sandbox": "default", "eval": { "prompts": 1 } }""", "field 'eval.prompts' must be an integer ≥ 2")]
+    [InlineData("""{ "out": "o", "sandbox": "default", "safety_tune": { "benign_shar": 0.5 } }""", "field 'safety_tune.benign_shar' does not bind")]
+    [InlineData("""{ "out": "o", "sandbox": "default", "safety_tune": { "sft": { "max_stepz": 5 } } }""", "field 'safety_tune.sft")]
+    [InlineData("""{ "out": "o", "sandbox": "default", "safety_tune": { "benign_share": 1.5 } }""", "SafetyTuningOptions.BenignShare")]
     public void Malformed_configs_name_the_file_and_the_field(string json, string expected)
     {
         var e = Assert.Throws<AttackConfigException>(() => AttackConfig.Parse(json, "/cfg/attack.json"));
         Assert.StartsWith("/cfg/attack.json: ", e.Message);
         Assert.Contains(expected, e.Message);
+    }
+
+    [Fact]
+    public void Eval_targets_and_safety_tune_sections_bind()
+    {
+        var c = AttackConfig.Parse("""
+            { "out": "o", "sandbox": "default", "reward": { "k": 3 },
+              "eval": { "prompts": 64, "few_shot_examples": 4, "embedder": "emb", "seed": 5 },
+              "targets": ["other/policy", "sandbox:small"],
+              "safety_tune": { "benign_share": 0.25, "success_threshold": 0.6, "lora": { "rank": 4, "alpha": 8, "dropout": 0.0 }, "sft": { "max_steps": 7, "learning_rate": 0.001, "batch_size": 4 } } }
+            """, "/cfg/attack.json");
+        Assert.Equal((64, 3, 4, 5L), (c.Eval.Prompts, c.Eval.ResponsesPerPrompt, c.Eval.FewShotExamples, c.Eval.Seed));   // k defaults to reward.k
+        Assert.Equal(Path.GetFullPath("/cfg/emb"), c.Eval.Embedder);
+        Assert.Equal([Path.GetFullPath("/cfg/other/policy"), "sandbox:small"], c.Targets);
+        Assert.Equal((0.25, 0.6, 4, 7, 4), (c.SafetyTune.BenignShare, c.SafetyTune.SuccessThreshold, c.SafetyTune.Lora!.Rank, c.SafetyTune.Sft.MaxSteps, c.SafetyTune.Sft.BatchSize));
+
+        var d = AttackConfig.Parse("""{ "out": "o", "sandbox": "default", "seed": 2 }""", "/cfg/attack.json");
+        Assert.Equal((128, 5, 3, 19L, null), (d.Eval.Prompts, d.Eval.ResponsesPerPrompt, d.Eval.FewShotExamples, d.Eval.Seed, d.Eval.Embedder));
+        Assert.Empty(d.Targets);
+        Assert.Equal(new SafetyTuningOptions().Sft, d.SafetyTune.Sft);
     }
 }
