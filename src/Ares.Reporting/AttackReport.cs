@@ -33,6 +33,11 @@ internal static class AttackReport
             section.Chart(Charts.Scatter($"Attack success vs diversity (target '{main}')", points, "mean pairwise cosine (lower = more diverse)", "attack success rate"),
                 "One point per method. Up and to the left is better: successful and diverse.");
 
+        var methods = r.Methods.Select(m => m.Source.Method).ToList();
+        var bars = r.Targets.Select(t => new BarSeries(t, [.. r.Methods.Select(m => m[t].Success.Rate)], [.. r.Methods.Select(m => (m[t].Success.Low, m[t].Success.High))])).ToList();
+        section.Chart(Charts.GroupedBars("Attack success per method and target (Wilson 95% interval)", methods, bars, "attack success rate", 1.0),
+            r.Targets.Count > 1 ? "Bars other than 'target' are transfer: the same prompts against another model." : null);
+
         var examples = report.Section("Sampled prompts (first successful per method, against the main target)");
         foreach (var m in r.Methods)
         {
