@@ -115,12 +115,16 @@ internal static class AttackEvalRunner
                 File.WriteAllText(Path.Combine(evalDir, $"{method}.json"), result.ToJson());
                 results.Add(result);
             }
-            var report = new AttackEvalReport(results, targets.Select(t => t.Name).ToList(), embedder.Identity, evalDir, clock.Elapsed.TotalSeconds);
+            // Methods not re-run this time keep their last evaluation (METHOD.json), so summary.json and the report cover every method evaluated so far.
+            var all = AllMethods.Select(m => results.FirstOrDefault(r => r.Source.Method == m) ?? Previous(evalDir, m, options, targets.Select(t => t.Name).ToList()))
+                .OfType<AttackEvaluationResult>().ToList();
+            var report = new AttackEvalReport(all, targets.Select(t => t.Name).ToList(), embedder.Identity, evalDir, clock.Elapsed.TotalSeconds);
             File.WriteAllText(Path.Combine(evalDir, AttackEvalReport.SummaryFile), JsonSerializer.Serialize(new
             {
                 config = c.Source, prompts = options.Prompts, responses_per_prompt = options.ResponsesPerPrompt, seed = options.Seed,
                 target_sampling = options.TargetSampling, targets = report.Targets, embedder = report.Embedder, seconds = report.Seconds, utc = DateTime.UtcNow,
-                methods = results.ToDictionary(r => r.Source.Method, r => r),
+                evaluated_now = results.Select(r => r.Source.Method).ToList(),
+                methods = all.ToDictionary(r => r.Source.Method, r => r),
             }, AttackJson.Indented));
             return report;
         }
@@ -128,6 +132,21 @@ internal static class AttackEvalRunner
         {
             foreach (var (_, model) in targets) (model as IDisposable)?.Dispose();
         }
+    }
+
+    /// <summary>
+    /// A method's earlier evaluation from OutDir/eval/METHOD.json, or null when there is none or it was made
+    /// with other settings (N, k, seed or targets), which would make the comparison unfair. Its rows are not loaded.
+    /// </summary>
+    static AttackEvaluationResult? Previous(string evalDir, string method, AttackEvaluationOptions options, IReadOnlyList<string> targets)
+    {
+        string path = Path.Combine(evalDir, $"{method}.json");
+        if (!File.Exists(path)) return null;
+        AttackEvaluationResult? r;
+        try { r = JsonSerializer.Deserialize<AttackEvaluationResult>(File.ReadAllText(path), AttackJson.Indented); }
+        catch (JsonException e) { throw new InvalidDataException($"{path}: not an attack evaluation ({e.Message}); delete it or re-run `ares attack eval --methods {method}`", e); }
+        return r is not null && r.Prompts == options.Prompts && r.ResponsesPerPrompt == options.ResponsesPerPrompt && r.Seed == options.Seed
+            && r.Targets.Select(t => t.Target).SequenceEqual(targets) ? r : null;
     }
 
     /// <summary>The evaluation settings every method shares; target responses are seeded apart from every training step's.</summary>

@@ -69,6 +69,13 @@ public sealed class AttackEvalRunnerTests(SmallWorldFixture fixture, ITestOutput
             Assert.Equal(N, summary.RootElement.GetProperty("prompts").GetInt32());
         }
 
+        // Re-evaluating one method keeps the other's last result in the summary; the same seed gives the same prompts and outcomes.
+        var again = await AttackEvalRunner.RunAsync(c, ["fewshot"]);
+        Assert.Equal(["sft", "fewshot"], again.Methods.Select(m => m.Source.Method));
+        Assert.Equal(report.Methods[0].Targets[0].Success, again.Methods[0].Targets[0].Success);
+        Assert.Equal(report.Methods[1].Targets[0].Success, again.Methods[1].Targets[0].Success);
+        Assert.Equal(report.Methods[1].Diversity, again.Methods[1].Diversity);
+
         var outcome = await SafetyTuneRunner.RunAsync(c, "sft");
         var row = Assert.Single(outcome.Against);                                          // every other method with results: fewshot
         Assert.Equal("fewshot", row.Method);
