@@ -48,16 +48,17 @@ internal sealed class PolicyRepair
         cases.Where(c => c.Case is not null).Select(c => c.Case!.Prompt).Distinct(StringComparer.Ordinal).ToList();
 
     /// <summary>
-    /// Benign training prompts of a sandbox world: its corpus's everyday and sensitive-looking training
-    /// requests, rebuilt from the world's spec (deterministic). data/benign_heldout.jsonl and
-    /// overrefusal_heldout.jsonl are disjoint from these and stay for evaluation.
+    /// Benign training prompts of a sandbox world (<see cref="SandboxCorpus.RepairBenign"/>: weighted
+    /// toward tactic-wrapped and sensitive-looking requests), rebuilt from the world's spec
+    /// (deterministic). data/benign_heldout.jsonl and overrefusal_heldout.jsonl are disjoint from
+    /// these and stay for evaluation.
     /// </summary>
     public static IReadOnlyList<string> SandboxBenignPrompts(SandboxWorld world, ComponentCatalog? catalog = null) =>
         SandboxBenignPrompts(SandboxCorpus.Build(world.Spec, catalog ?? ComponentCatalog.Default()));
 
     /// <summary>The same, from a corpus the caller already rebuilt.</summary>
     public static IReadOnlyList<string> SandboxBenignPrompts(SandboxCorpus corpus) =>
-        corpus.BenignTrain.Concat(corpus.SensitiveTrain).Select(b => b.Prompt).Distinct(StringComparer.Ordinal).ToList();
+        [.. corpus.RepairBenign().Select(b => b.Prompt)];
 
     /// <summary>
     /// <see cref="PolicyRepairConfig.MixSize"/> prompts, <see cref="PolicyRepairConfig.BenignShare"/> of them

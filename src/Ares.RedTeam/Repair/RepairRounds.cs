@@ -77,10 +77,9 @@ internal static class RepairRounds
                 stop = $"systemic failures stopped falling ({discoveries[k - 1].Systemic.Successes} → {d.Systemic.Successes})";
                 break;
             }
-            var toRepair = found.Count(x => x.Class is FailureClass.Systemic or FailureClass.RmOnly);
-            if (d.Systemic.Successes == 0 && toRepair == 0)
+            if (d.Systemic.Successes + d.Report.Overall[FailureClass.PolicyOnly].Successes + d.Report.Overall[FailureClass.RmOnly].Successes == 0)
             {
-                stop = "discovery found nothing to repair";
+                stop = $"discovery d{k} found no failure to repair";
                 break;
             }
 

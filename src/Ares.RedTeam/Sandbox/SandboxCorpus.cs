@@ -140,6 +140,19 @@ internal sealed class SandboxCorpus
         BenignTrain.Concat(SensitiveTrain).SelectMany(b => new[] { new PolicyExample(b.Prompt, b.Answer), new PolicyExample(b.Prompt, b.OverRefusal) })
             .Concat(HarmfulTrain.SelectMany(c => new[] { new PolicyExample(c.Prompt, c.MaliciousResponse), new PolicyExample(c.Prompt, c.SafeResponse) }));
 
+    /// <summary>
+    /// Benign training exchanges weighted toward what safety training spills over to: every
+    /// sensitive-looking request and every everyday request wrapped in an attack tactic's template
+    /// (they share the surface of the attacks being trained away), plus half as many plain everyday
+    /// ones. Policy repair mixes these in so the policy learns "harmful request → refuse", not
+    /// "tactic wording → refuse". Training items only: the held-out files stay unseen.
+    /// </summary>
+    public IReadOnlyList<BenignExchange> RepairBenign()
+    {
+        var lookalike = SensitiveTrain.Concat(BenignTrain.Where(b => b.Tactic is not null)).ToList();
+        return [.. lookalike.Concat(BenignTrain.Where(b => b.Tactic is null).Take(lookalike.Count / 2)).DistinctBy(b => b.Prompt, StringComparer.Ordinal)];
+    }
+
     /// <summary>Whether a response opens like one of the catalog's refusals.</summary>
     public bool LooksLikeRefusal(string response) =>
         RefusalOpenings.Any(o => response.TrimStart().StartsWith(o, StringComparison.Ordinal));

@@ -81,7 +81,7 @@ public class SandboxCorpusTests
         var trainPrompts = Corpus.BenignTrain.Concat(Corpus.SensitiveTrain).Select(b => b.Prompt).ToList();
         Assert.DoesNotContain(Corpus.BenignHeldOut, b => trainPrompts.Contains(b.Prompt));
         var heldAnswers = Corpus.SensitiveHeldOut.Select(b => b.Answer).ToHashSet();
-        Assert.Equal(SandboxSpec.Small.SensitiveHeldOutItems, heldAnswers.Count);
+        Assert.Equal(SandboxSpec.Small.SensitiveHeldOutItems + EverydayRequests.SensitiveLookingEvalOnly.Length, heldAnswers.Count);   // held-out items plus the never-trained ones
         Assert.DoesNotContain(Corpus.SensitiveTrain, b => heldAnswers.Contains(b.Answer));
     }
 

@@ -1,5 +1,10 @@
 using System.Runtime.CompilerServices;
 
+// Test classes run one at a time: with the attack and selector tests added, libtorch crashed natively
+// ("Unknown scalar type" in AdamW.step / RmsNorm) in PolicyRepairTests while other classes trained
+// models in parallel (seen once in CI, not root-caused). Serial classes also stop them fighting for 2 cores.
+[assembly: CollectionBehavior(DisableTestParallelization = true)]
+
 namespace Ares.RedTeam.Tests.Sandbox;
 
 internal static class SandboxTestSetup
