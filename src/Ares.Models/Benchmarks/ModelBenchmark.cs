@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using Ares.Models.Generation;
 using Ares.Models.Nn;
+using Ares.Models.Training;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -66,8 +67,8 @@ internal static class ModelBenchmark
         long parameters = model.parameters().Sum(p => p.numel());
         log?.Invoke($"model: {parameters / 1e6:F1} M parameters, sequence {seq}, batch {batch}");
 
-        var optimizer = optim.AdamW(model.parameters(), lr: 1e-4);
-        using var positions = arange(seq, dtype: ScalarType.Int64).unsqueeze(0).expand(batch, seq).contiguous(); // (B, T)
+        using var optimizer = new AdamWOptimizer([new(model.parameters().ToList(), 1e-4, 0.9, 0.999, 1e-8, 0.01)]);
+        using var positions = ScalarOps.Arange(seq).unsqueeze(0).expand(batch, seq).contiguous(); // (B, T)
         double seconds = 0;
         const int warmup = 2; // the first steps pay for kernel selection and the allocator growing its pools
         for (int step = 0; step < trainSteps + warmup; step++)
@@ -77,9 +78,9 @@ internal static class ModelBenchmark
             var sw = Stopwatch.StartNew();
             var logits = model.LmLogits(model.Hidden(ids.narrow(1, 0, seq), positions)); // (B, T, V)
             var loss = nn.functional.cross_entropy(logits.reshape(-1, c.VocabSize), ids.narrow(1, 1, seq).reshape(-1));
-            optimizer.zero_grad();
+            optimizer.ZeroGrad();
             loss.backward();
-            optimizer.step();
+            optimizer.Step();
             if (step >= warmup) seconds += sw.Elapsed.TotalSeconds;
         }
         double trainTps = (double)trainSteps * batch * seq / seconds;

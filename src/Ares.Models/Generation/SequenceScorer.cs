@@ -28,7 +28,7 @@ internal sealed class PaddedBatch : IDisposable
         using var scope = NewDisposeScope(); // intermediates die here; this batch owns the three below
         Ids = tensor(ids).reshape(b, t).DetachFromDisposeScope();
         Valid = tensor(valid).reshape(b, t).DetachFromDisposeScope();
-        Positions = arange(t, dtype: ScalarType.Int64).unsqueeze(0).expand(b, t).contiguous().DetachFromDisposeScope();
+        Positions = ScalarOps.Arange(t).unsqueeze(0).expand(b, t).contiguous().DetachFromDisposeScope();
     }
 
     /// <summary>Null when no row is padded, so attention can use the fast causal path.</summary>
@@ -73,7 +73,7 @@ internal static class SequenceScorer
         var logp = model.LmLogits(hidden.gather(1, idx)).to_type(ScalarType.Float32).log_softmax(-1); // (B, Tc, V)
         var picked = logp.gather(2, tensor(targets).reshape(b, tc, 1)).squeeze(2);          // (B, Tc)
         var m = tensor(mask).reshape(b, tc);
-        return (picked.masked_fill(m.logical_not(), 0).MoveToOuterDisposeScope(), m.MoveToOuterDisposeScope());
+        return (picked.MaskedFill(m.logical_not(), 0.0).MoveToOuterDisposeScope(), m.MoveToOuterDisposeScope());
     }
 
     /// <summary>Sum of continuation log-probs per pair (B).</summary>
@@ -93,7 +93,7 @@ internal static class SequenceScorer
         using var scope = NewDisposeScope();
         var hidden = model.Hidden(batch.Ids, batch.Positions, batch.KeyValidOrNull);       // (B, T, d)
         var last = tensor(batch.Lengths.Select(l => (long)l - 1).ToArray());              // (B)
-        var h = hidden[arange(hidden.shape[0]), last];                                     // (B, d)
+        var h = hidden[ScalarOps.Arange(hidden.shape[0]), last];                                     // (B, d)
         return model.ScoreLogits(h).to_type(ScalarType.Float32).MoveToOuterDisposeScope(); // (B, labels)
     }
 }

@@ -88,7 +88,7 @@ internal sealed class TextGenerator(CausalLM model, ITokenizer tokenizer)
                 for (int t = pad; t < total; t++) validHost[r * total + t] = true;
             }
             var valid = tensor(validHost).reshape(b, total);                            // (B, total)
-            var allPositions = (valid.to_type(ScalarType.Int64).cumsum(1) - 1).clamp_min(0); // (B, total)
+            var allPositions = valid.to_type(ScalarType.Int64).cumsum(1).Minus(1L).ClampMin(0L); // (B, total)
             var sequence = tensor(idsHost).reshape(b, promptLen);                       // (B, T) grows
             using var cache = o.UseKvCache ? model.NewCache(b, total) : null;
             int fed = 0; // columns already in the cache
@@ -147,20 +147,20 @@ internal sealed class TextGenerator(CausalLM model, ITokenizer tokenizer)
     {
         if (o.Temperature == 0) return logits.argmax(-1);                                // (B)
         using var scope = NewDisposeScope();
-        var scaled = logits / o.Temperature;
+        var scaled = logits.DividedBy(o.Temperature);
         if (o.TopK > 0 && o.TopK < scaled.shape[1])
         {
             var kth = scaled.topk(o.TopK, dim: -1).values.narrow(1, o.TopK - 1, 1);     // (B, 1)
-            scaled = scaled.masked_fill(scaled < kth, float.NegativeInfinity);
+            scaled = scaled.MaskedFill(scaled < kth, double.NegativeInfinity);
         }
         if (o.TopP < 1)
         {
             var (sorted, order) = scaled.sort(-1, descending: true);                      // (B, V)
             var cumulative = sorted.softmax(-1).cumsum(-1);
             // Drop a token if the tokens before it already reach p (so the first always stays).
-            var drop = (cumulative - sorted.softmax(-1)) >= o.TopP;
+            var drop = (cumulative - sorted.softmax(-1)).AtLeast(o.TopP);
             var dropOriginal = zeros_like(drop).scatter(1, order, drop);
-            scaled = scaled.masked_fill(dropOriginal, float.NegativeInfinity);
+            scaled = scaled.MaskedFill(dropOriginal, double.NegativeInfinity);
         }
         var probs = scaled.softmax(-1);
         return multinomial(probs, 1, generator: generator).squeeze(1).MoveToOuterDisposeScope(); // (B)

@@ -56,7 +56,7 @@ internal static class HfModelSaver
             {
                 Tensor w = p;
                 if (adapters.TryGetValue(name, out var layer))
-                    w = w.to_type(ScalarType.Float32) + layer.LoraB!.matmul(layer.LoraA!).to_type(ScalarType.Float32) * layer.LoraScaling; // (out, in)
+                    w = w.to_type(ScalarType.Float32).Plus(layer.LoraB!.matmul(layer.LoraA!).to_type(ScalarType.Float32).Times(layer.LoraScaling)); // (out, in)
                 return conv1D ? w.t() : w;                                                   // GPT-2: (in, out) as HF's Conv1D
             }, stored);
         }

@@ -93,7 +93,7 @@ internal sealed class Rotary : IDisposable
         var xf = x.dtype == ScalarType.Float32 ? x : x.to_type(ScalarType.Float32);
         var x1 = xf.narrow(-1, 0, half);                                            // (B, H, T, hd/2)
         var x2 = xf.narrow(-1, half, half);
-        var rotated = cat([x1 * cos - x2 * sin, x1 * sin + x2 * cos], -1);          // (B, H, T, hd)
+        var rotated = cat([x1 * cos - x2 * sin, (x1 * sin).Plus(x2 * cos)], -1);    // (B, H, T, hd)
         return (rotated.dtype == x.dtype ? rotated : rotated.to_type(x.dtype)).MoveToOuterDisposeScope();
     }
 
@@ -112,8 +112,8 @@ internal static class AttentionMath
     {
         using var scope = NewDisposeScope();
         long s = keyValid.shape[1];
-        var q = arange(s - queryLength, s, device: keyValid.device).unsqueeze(1);  // (T, 1)
-        var k = arange(0, s, device: keyValid.device).unsqueeze(0);                // (1, S)
+        var q = ScalarOps.Arange(s - queryLength, s, device: keyValid.device).unsqueeze(1); // (T, 1)
+        var k = ScalarOps.Arange(0, s, device: keyValid.device).unsqueeze(0);             // (1, S)
         var causal = k <= q;                                                       // (T, S)
         var self = k == q;
         var allowed = causal.unsqueeze(0) & keyValid.to_type(ScalarType.Bool).unsqueeze(1); // (B, T, S)

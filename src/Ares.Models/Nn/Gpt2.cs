@@ -32,7 +32,7 @@ internal sealed class Gpt2LMHeadModel : CausalLM
         if (positions.max().item<long>() >= Config.MaxPositions)
             throw new ArgumentException($"position {positions.max().item<long>()} is past n_positions = {Config.MaxPositions}");
         var mask = MaskFor(keyValid, inputIds, cache);
-        var x = transformer.wte.forward(inputIds) + transformer.wpe.forward(positions); // (B, T, d)
+        var x = transformer.wte.forward(inputIds).Plus(transformer.wpe.forward(positions)); // (B, T, d)
         for (int i = 0; i < transformer.h.Count; i++) x = ((Gpt2Block)transformer.h[i]).Forward(x, mask, cache, i);
         cache?.Advance((int)inputIds.shape[1]);
         return transformer.ln_f.forward(x).MoveToOuterDisposeScope();
@@ -79,8 +79,8 @@ internal sealed class Gpt2LMHeadModel : CausalLM
         public Tensor Forward(Tensor x, Tensor? mask, KvCache? cache, int index)
         {
             using var scope = NewDisposeScope();
-            var h = x + attn.Forward(ln_1.forward(x), mask, cache, index);             // (B, T, d)
-            return (h + mlp.Forward(ln_2.forward(h))).MoveToOuterDisposeScope();
+            var h = x.Plus(attn.Forward(ln_1.forward(x), mask, cache, index));          // (B, T, d)
+            return h.Plus(mlp.Forward(ln_2.forward(h))).MoveToOuterDisposeScope();
         }
     }
 

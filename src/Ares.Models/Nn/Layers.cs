@@ -50,7 +50,7 @@ internal sealed class Linear : nn.Module<Tensor, Tensor>
         var h = x.to_type(lora_A.weight.dtype);
         if (_loraDropout > 0 && training) h = nn.functional.dropout(h, _loraDropout, training);
         var delta = nn.functional.linear(nn.functional.linear(h, lora_A.weight), lora_B!.weight); // (..., out)
-        return y.add_(delta.to_type(y.dtype), alpha: _loraScaling).MoveToOuterDisposeScope();
+        return y.AddScaledInPlace(delta.to_type(y.dtype), _loraScaling).MoveToOuterDisposeScope();
     }
 
     /// <summary>
@@ -86,8 +86,8 @@ internal sealed class Linear : nn.Module<Tensor, Tensor>
         using (no_grad())
         using (NewDisposeScope())
         {
-            var delta = lora_B!.weight.matmul(lora_A.weight) * _loraScaling;             // (out, r)@(r, in)
-            weight.add_(delta.to_type(weight.dtype));
+            var delta = lora_B!.weight.matmul(lora_A.weight).Times(_loraScaling);         // (out, r)@(r, in)
+            weight.PlusInPlace(delta.to_type(weight.dtype));
         }
         RemoveAdapter();
     }
@@ -133,7 +133,7 @@ internal sealed class RmsNorm : nn.Module<Tensor, Tensor>
         using var scope = NewDisposeScope();
         bool fp32 = x.dtype == ScalarType.Float32;
         var xf = fp32 ? x : x.to_type(ScalarType.Float32);
-        var normed = xf * rsqrt(xf.square().mean([-1L], keepdim: true).add_(_eps)); // (..., d)
+        var normed = xf * rsqrt(xf.Squared().mean([-1L], keepdim: true).PlusInPlace(_eps)); // (..., d)
         return ((fp32 ? normed : normed.to_type(x.dtype)) * weight).MoveToOuterDisposeScope();
     }
 }

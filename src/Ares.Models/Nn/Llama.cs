@@ -86,8 +86,8 @@ internal sealed class LlamaForCausalLM : CausalLM
         public Tensor Forward(Tensor x, Tensor cos, Tensor sin, Tensor? mask, KvCache? cache, int index)
         {
             using var scope = NewDisposeScope();
-            var h = x + self_attn.Forward(input_layernorm.forward(x), cos, sin, mask, cache, index); // (B, T, d)
-            return (h + mlp.Forward(post_attention_layernorm.forward(h))).MoveToOuterDisposeScope();
+            var h = x.Plus(self_attn.Forward(input_layernorm.forward(x), cos, sin, mask, cache, index)); // (B, T, d)
+            return h.Plus(mlp.Forward(post_attention_layernorm.forward(h))).MoveToOuterDisposeScope();
         }
     }
 

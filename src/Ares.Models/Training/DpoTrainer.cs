@@ -84,10 +84,10 @@ internal sealed class DpoTrainer : IDisposable
                 var logp = SequenceScorer.SumLogProbs(_model, prompts, completions);               // (2b)
                 var (pc, pr) = (logp.narrow(0, 0, b), logp.narrow(0, b, b));                       // (b), (b)
                 var (rc, rr) = (refLogp.narrow(0, 0, b), refLogp.narrow(0, b, b));
-                var l = PolicyLosses.DpoLoss(pc, pr, rc, rr, _config.Beta, _config.LabelSmoothing).sum() / total; // ()
+                var l = PolicyLosses.DpoLoss(pc, pr, rc, rr, _config.Beta, _config.LabelSmoothing).sum().DividedBy((long)total); // ()
                 if (train) l.backward();
-                var chosenReward = _config.Beta * (pc.detach() - rc);                              // (b)
-                var rejectedReward = _config.Beta * (pr.detach() - rr);
+                var chosenReward = (pc.detach() - rc).Times(_config.Beta);                          // (b)
+                var rejectedReward = (pr.detach() - rr).Times(_config.Beta);
                 loss += l.item<float>();
                 chosen += chosenReward.sum().item<float>();
                 rejected += rejectedReward.sum().item<float>();

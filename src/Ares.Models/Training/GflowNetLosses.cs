@@ -1,3 +1,4 @@
+using Ares.Models.Nn;
 using static TorchSharp.torch;
 
 namespace Ares.Models.Training;
@@ -22,8 +23,8 @@ internal static class GflowNetLosses
         if (logZ.shape.Length != 1 || !logZ.shape.SequenceEqual(sumLogPf.shape) || !logZ.shape.SequenceEqual(logReward.shape))
             throw new ArgumentException($"trajectory balance needs three (B) tensors, got log Z {Shape(logZ)}, Σ log P_F {Shape(sumLogPf)}, log R {Shape(logReward)}");
         using var scope = NewDisposeScope();
-        var residual = logZ + sumLogPf - logReward;                                         // (B)
-        return residual.square().mean().MoveToOuterDisposeScope();                          // ()
+        var residual = logZ.Plus(sumLogPf) - logReward;                                     // (B)
+        return residual.Squared().mean().MoveToOuterDisposeScope();                          // ()
     }
 
     /// <summary>

@@ -205,7 +205,7 @@ internal sealed class GflowNetTrainer : IDisposable
                 var z = Head.Estimate(_model, [_context]);                                       // (1)
                 var sumLogPf = SequenceScorer.SumLogProbs(_model, Enumerable.Repeat(_context, n).ToList(), batch); // (n)
                 var logR = tensor(logRewards.Skip(start).Take(n).Select(r => (float)r).ToArray()); // (n)
-                var l = GflowNetLosses.TrajectoryBalance(z.expand(n), sumLogPf, logR) * ((double)n / sequences.Count); // ()
+                var l = GflowNetLosses.TrajectoryBalance(z.expand(n), sumLogPf, logR).Times((double)n / sequences.Count); // ()
                 l.backward();
                 loss += l.item<float>();
                 logZ = z.item<float>();

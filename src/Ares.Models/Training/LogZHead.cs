@@ -37,7 +37,7 @@ internal sealed class LogZHead : nn.Module<Tensor, Tensor, Tensor>
     {
         using var scope = NewDisposeScope();
         var w = valid.to_type(ScalarType.Float32).unsqueeze(-1);                          // (B, T, 1)
-        var pooled = (hidden.to_type(ScalarType.Float32) * w).sum(1) / w.sum(1).clamp_min(1); // (B, d)
+        var pooled = (hidden.to_type(ScalarType.Float32) * w).sum(1) / w.sum(1).ClampMin(1L); // (B, d)
         return proj.forward(pooled).squeeze(-1).MoveToOuterDisposeScope();                // (B)
     }
 

@@ -1,3 +1,4 @@
+using Ares.Models.Nn;
 using static TorchSharp.torch;
 
 namespace Ares.Models.Training;
@@ -13,7 +14,7 @@ internal static class Losses
     public static Tensor NextTokenCrossEntropy(Tensor logits, Tensor targets, Tensor mask)
     {
         using var scope = NewDisposeScope();
-        var count = mask.to_type(ScalarType.Float32).sum().clamp_min(1);                  // ()
+        var count = mask.to_type(ScalarType.Float32).sum().ClampMin(1L);                  // ()
         return (MaskedNllSum(logits, targets, mask) / count).MoveToOuterDisposeScope();
     }
 
@@ -27,7 +28,7 @@ internal static class Losses
     {
         if (!(tokenCount > 0)) throw new ArgumentException($"token count must be > 0, got {tokenCount}");
         using var scope = NewDisposeScope();
-        return (MaskedNllSum(logits, targets, mask) / tokenCount).MoveToOuterDisposeScope();
+        return MaskedNllSum(logits, targets, mask).DividedBy(tokenCount).MoveToOuterDisposeScope();
     }
 
     /// <summary>
@@ -51,7 +52,7 @@ internal static class Losses
         using var scope = NewDisposeScope();
         var delta = chosen.to_type(ScalarType.Float32) - rejected.to_type(ScalarType.Float32); // (B)
         if (margin is not null) delta = delta - margin.to_type(ScalarType.Float32);
-        return (-nn.functional.logsigmoid(delta).sum() / pairCount).MoveToOuterDisposeScope(); // ()
+        return (-nn.functional.logsigmoid(delta).sum()).DividedBy(pairCount).MoveToOuterDisposeScope(); // ()
     }
 
     /// <summary>
@@ -62,8 +63,8 @@ internal static class Losses
     {
         if (!(pairCount > 0)) throw new ArgumentException($"pair count must be > 0, got {pairCount}");
         using var scope = NewDisposeScope();
-        var sum = chosen.to_type(ScalarType.Float32) + rejected.to_type(ScalarType.Float32); // (B)
-        return (sum.square().sum() / pairCount).MoveToOuterDisposeScope();                   // ()
+        var sum = chosen.to_type(ScalarType.Float32).Plus(rejected.to_type(ScalarType.Float32)); // (B)
+        return sum.Squared().sum().DividedBy(pairCount).MoveToOuterDisposeScope();             // ()
     }
 
     /// <summary>
@@ -77,7 +78,7 @@ internal static class Losses
             throw new ArgumentException($"expected logits (B, C) and labels (B), got {Shape(logits)} and {Shape(labels)}");
         using var scope = NewDisposeScope();
         var nll = nn.functional.cross_entropy(logits.to_type(ScalarType.Float32), labels, reduction: nn.Reduction.Sum); // ()
-        return (nll / count).MoveToOuterDisposeScope();
+        return nll.DividedBy(count).MoveToOuterDisposeScope();
     }
 
     /// <summary>Mean classification cross-entropy over the rows of <paramref name="logits"/> (B, C).</summary>
@@ -94,6 +95,6 @@ internal static class Losses
         var flat = logits.reshape(-1, v).to_type(ScalarType.Float32);                      // (N, V)
         var nll = nn.functional.cross_entropy(flat, targets.reshape(-1), reduction: nn.Reduction.None); // (N)
         var keep = mask.reshape(-1).to_type(ScalarType.Bool);                              // (N)
-        return nll.masked_fill(keep.logical_not(), 0).sum().MoveToOuterDisposeScope();     // ()
+        return nll.MaskedFill(keep.logical_not(), 0.0).sum().MoveToOuterDisposeScope();     // ()
     }
 }

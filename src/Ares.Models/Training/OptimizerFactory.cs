@@ -15,15 +15,15 @@ internal static class OptimizerFactory
     /// function's scale/offset. nanoGPT's "decay every ≥2-D tensor" gives the same split here,
     /// since biases and norm weights are our only 1-D parameters. Frozen parameters are left out.
     /// </summary>
-    public static AdamW AdamW(CausalLM model, double lr, double weightDecay = 0.0, (double, double)? betas = null, double eps = 1e-8)
+    public static AdamWOptimizer AdamW(CausalLM model, double lr, double weightDecay = 0.0, (double, double)? betas = null, double eps = 1e-8)
     {
         var (beta1, beta2) = betas ?? (0.9, 0.999);
         var (decay, noDecay) = SplitForWeightDecay(model);
         if (decay.Count + noDecay.Count == 0) throw new InvalidOperationException("the model has no trainable parameters (all have requires_grad = false)");
-        var groups = new List<AdamW.ParamGroup>();
-        if (decay.Count > 0) groups.Add(new AdamW.ParamGroup(decay.Select(d => d.Param), lr, beta1, beta2, eps, weightDecay));
-        if (noDecay.Count > 0) groups.Add(new AdamW.ParamGroup(noDecay.Select(d => d.Param), lr, beta1, beta2, eps, 0.0));
-        return optim.AdamW(groups, lr, beta1, beta2, eps, weightDecay);
+        var groups = new List<AdamWOptimizer.Group>();
+        if (decay.Count > 0) groups.Add(new(decay.Select(d => d.Param).ToList(), lr, beta1, beta2, eps, weightDecay));
+        if (noDecay.Count > 0) groups.Add(new(noDecay.Select(d => d.Param).ToList(), lr, beta1, beta2, eps, 0.0));
+        return new AdamWOptimizer(groups);
     }
 
     /// <summary>Trainable parameters split into (decayed, not decayed) by HF's rule: no decay for biases and norm weights.</summary>

@@ -1,3 +1,4 @@
+using Ares.Models.Nn;
 using static TorchSharp.torch;
 
 namespace Ares.Models.Training;
@@ -19,7 +20,7 @@ internal static class PolicyLosses
         long k = rewards.shape[^1];
         if (k < 2) throw new ArgumentException($"leave-one-out needs at least 2 completions per prompt, got {k}");
         using var scope = NewDisposeScope();
-        var others = (rewards.sum(-1, keepdim: true) - rewards) / (k - 1);               // (G, k)
+        var others = (rewards.sum(-1, keepdim: true) - rewards).DividedBy(k - 1);        // (G, k)
         return (rewards - others).MoveToOuterDisposeScope();
     }
 
@@ -36,7 +37,7 @@ internal static class PolicyLosses
         using var scope = NewDisposeScope();
         var mean = rewards.mean([-1], keepdim: true);                                      // (G, 1)
         var std = rewards.std(-1, unbiased: true, keepdim: true);                          // (G, 1)
-        return ((rewards - mean) / (std + eps)).MoveToOuterDisposeScope();                 // (G, k)
+        return ((rewards - mean) / std.Plus(eps)).MoveToOuterDisposeScope();              // (G, k)
     }
 
     /// <summary>
@@ -48,7 +49,7 @@ internal static class PolicyLosses
     {
         using var scope = NewDisposeScope();
         var d = refLogProbs - logProbs;
-        return (d.exp() - d - 1).MoveToOuterDisposeScope();
+        return (d.exp() - d).Minus(1L).MoveToOuterDisposeScope();
     }
 
     /// <summary>Mean of <paramref name="values"/> over the positions <paramref name="mask"/> marks, along the last dimension; a row with none gives 0.</summary>
@@ -56,7 +57,7 @@ internal static class PolicyLosses
     {
         using var scope = NewDisposeScope();
         var m = mask.to_type(values.dtype);
-        return ((values * m).sum(-1) / m.sum(-1).clamp_min(1)).MoveToOuterDisposeScope();
+        return ((values * m).sum(-1) / m.sum(-1).ClampMin(1L)).MoveToOuterDisposeScope();
     }
 
     /// <summary>Sum of <paramref name="values"/> over the positions <paramref name="mask"/> marks, along the last dimension.</summary>
@@ -87,9 +88,9 @@ internal static class PolicyLosses
         if (!(completionCount > 0)) throw new ArgumentException($"completion count must be > 0, got {completionCount}");
         using var scope = NewDisposeScope();
         var perToken = -advantages.detach().unsqueeze(1) * logProbs;                         // (N, T)
-        if (beta != 0) perToken = perToken + beta * K3Kl(logProbs, refLogProbs.detach());
+        if (beta != 0) perToken = perToken.Plus(K3Kl(logProbs, refLogProbs.detach()).Times(beta));
         var perCompletion = lengthNormalised ? MaskedMean(perToken, mask) : MaskedSum(perToken, mask); // (N)
-        return (perCompletion.sum() / completionCount).MoveToOuterDisposeScope();          // ()
+        return perCompletion.sum().DividedBy(completionCount).MoveToOuterDisposeScope();   // ()
     }
 
     /// <summary>
@@ -104,9 +105,9 @@ internal static class PolicyLosses
         if (!(beta > 0) || double.IsInfinity(beta)) throw new ArgumentException($"DPO's beta must be > 0 and finite, got {beta}");
         if (labelSmoothing is < 0 or >= 0.5 || double.IsNaN(labelSmoothing)) throw new ArgumentException($"DPO's label smoothing must be in [0, 0.5), got {labelSmoothing}");
         using var scope = NewDisposeScope();
-        var h = beta * ((policyChosen - refChosen) - (policyRejected - refRejected));        // (B)
-        var loss = -(1 - labelSmoothing) * nn.functional.logsigmoid(h);
-        if (labelSmoothing > 0) loss = loss - labelSmoothing * nn.functional.logsigmoid(-h);
+        var h = ((policyChosen - refChosen) - (policyRejected - refRejected)).Times(beta);    // (B)
+        var loss = nn.functional.logsigmoid(h).Times(-(1 - labelSmoothing));
+        if (labelSmoothing > 0) loss = loss - nn.functional.logsigmoid(-h).Times(labelSmoothing);
         return loss.MoveToOuterDisposeScope();                                             // (B)
     }
 }

@@ -149,7 +149,7 @@ internal sealed class PolicyRlTrainer : IDisposable
                 var sampled = logp.detach();
                 var klPerCompletion = PolicyLosses.MaskedSum(PolicyLosses.K3Kl(sampled, refLogp), mask); // (n)
                 if (_config.KlPenalty == KlPenalty.InReward)
-                    rewards = rewards - _config.Beta * PolicyLosses.MaskedSum(sampled - refLogp, mask).reshape(groups, k); // k1: its REINFORCE gradient is ∇KL
+                    rewards = rewards - PolicyLosses.MaskedSum(sampled - refLogp, mask).reshape(groups, k).Times(_config.Beta); // k1: its REINFORCE gradient is ∇KL
                 var advantages = (_config.Advantage == AdvantageKind.Rloo
                     ? PolicyLosses.RlooAdvantages(rewards)
                     : PolicyLosses.GrpoAdvantages(rewards, _config.GrpoEps)).reshape(n);               // (n)

@@ -77,13 +77,13 @@ internal sealed class RewardTrainer : IDisposable
             var margins = micro.Any(p => p.Margin != 0) ? tensor(micro.Select(p => (float)p.Margin).ToArray()) : null; // (B)
             var l = Losses.BradleyTerry(chosen, rejected, batch.Count, margins);               // ()
             var total = _config.CenterRewardsCoefficient > 0
-                ? l + _config.CenterRewardsCoefficient * Losses.RewardCentering(chosen, rejected, batch.Count)
+                ? l.Plus(Losses.RewardCentering(chosen, rejected, batch.Count).Times(_config.CenterRewardsCoefficient))
                 : l;
             total.backward();
             loss += l.item<float>();
             using var noGrad = no_grad();
             var delta = (chosen - rejected).detach();                                           // (B)
-            correct += delta.gt(0).to_type(ScalarType.Float32).sum().item<float>();
+            correct += delta.GreaterThan(0).to_type(ScalarType.Float32).sum().item<float>();
             marginSum += delta.sum().item<float>();
         }
         return (loss, correct / batch.Count, marginSum / batch.Count, tokens);

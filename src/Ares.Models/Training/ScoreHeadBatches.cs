@@ -20,10 +20,10 @@ internal static class ScoreHeadBatches
         for (int r = 0; r < b; r++)
             for (int c = 0; c < sequences[r].Length; c++) ids[r * t + c] = sequences[r][c];
         using var scope = NewDisposeScope();
-        var positions = arange(t, dtype: ScalarType.Int64).unsqueeze(0).expand(b, t);           // (B, T)
+        var positions = ScalarOps.Arange(t).unsqueeze(0).expand(b, t);                           // (B, T)
         var hidden = model.Hidden(tensor(ids).reshape(b, t), positions);                         // (B, T, d)
         var last = tensor(sequences.Select(s => (long)s.Length - 1).ToArray());                  // (B)
-        var h = hidden[arange(b, dtype: ScalarType.Int64), last];                                // (B, d)
+        var h = hidden[ScalarOps.Arange(b), last];                                               // (B, d)
         return model.ScoreLogits(h).to_type(ScalarType.Float32).MoveToOuterDisposeScope();      // (B, labels)
     }
 }

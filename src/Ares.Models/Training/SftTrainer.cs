@@ -82,7 +82,7 @@ internal sealed class SftTrainer : IDisposable
                     mask[r * t + c] = micro[r].Mask[c];
                 }
             // Right padding needs no attention mask: under causal attention no real token sees a pad.
-            var positions = arange(t, dtype: ScalarType.Int64).unsqueeze(0).expand(b, t);  // (B, T)
+            var positions = ScalarOps.Arange(t).unsqueeze(0).expand(b, t);                  // (B, T)
             var hidden = _model.Hidden(tensor(ids).reshape(b, t), positions);               // (B, T, d)
             // Project only the target positions to the vocabulary: (N, V) rather than (B, T, V).
             var where = tensor(mask).reshape(-1).nonzero().squeeze(1);                       // (N)

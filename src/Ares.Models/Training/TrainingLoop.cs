@@ -15,7 +15,7 @@ internal sealed class TrainingLoop : IDisposable
     readonly CausalLM _model;
     readonly OptimizationConfig _config;
     readonly LrSchedule _schedule;
-    readonly AdamW _optimizer;
+    readonly AdamWOptimizer _optimizer;
     readonly List<Parameter> _trainable;
     readonly double[] _peakLr;   // per param group, in the optimizer's order
 
@@ -38,7 +38,7 @@ internal sealed class TrainingLoop : IDisposable
             if (extra.Parameters.Count == 0) throw new ArgumentException("extra parameters: the group is empty");
             if (!(extra.LearningRate > 0) || double.IsInfinity(extra.LearningRate)) throw new ArgumentException($"extra parameters: learning rate must be > 0 and finite, got {extra.LearningRate}");
             var (beta1, beta2) = config.Betas;
-            _optimizer.add_param_group(new AdamW.ParamGroup(extra.Parameters, extra.LearningRate, beta1, beta2, config.Eps, 0.0));
+            _optimizer.AddGroup(new(extra.Parameters, extra.LearningRate, beta1, beta2, config.Eps, 0.0));
             peaks.Add(extra.LearningRate);
         }
         _peakLr = [.. peaks];
@@ -53,13 +53,13 @@ internal sealed class TrainingLoop : IDisposable
     public (T Result, double GradNorm, double Lr) Step<T>(int step, Func<T> accumulateGradients)
     {
         using var scope = NewDisposeScope();
-        _optimizer.zero_grad();
+        _optimizer.ZeroGrad();
         var result = accumulateGradients();
         double gradNorm = Gradients.ClipGlobalNorm(_trainable, _config.MaxGradNorm);
         double lr = _schedule.At(step);
         int g = 0;
         foreach (var group in _optimizer.ParamGroups) group.LearningRate = lr * (_peakLr[g++] / _config.LearningRate);
-        _optimizer.step();
+        _optimizer.Step();
         return (result, gradNorm, lr);
     }
 
@@ -87,25 +87,16 @@ internal sealed class TrainingLoop : IDisposable
         }
         finally
         {
-            _optimizer.zero_grad();
+            _optimizer.ZeroGrad();
             if (trainMode) _model.train(wasTraining);
         }
     }
 
-    /// <summary>Writes AdamW's moments and step counts (TorchSharp's format), so a resumed run steps exactly as an uninterrupted one.</summary>
-    public void SaveOptimizer(string path)
-    {
-        string tmp = path + ".tmp";
-        _optimizer.save_state_dict(tmp);
-        File.Move(tmp, path, overwrite: true);
-    }
+    /// <summary>Writes AdamW's moments and step counts, so a resumed run steps exactly as an uninterrupted one.</summary>
+    public void SaveOptimizer(string path) => _optimizer.Save(path);
 
     /// <summary>Reads what <see cref="SaveOptimizer"/> wrote; the parameter groups must match this loop's.</summary>
-    public void LoadOptimizer(string path)
-    {
-        if (!File.Exists(path)) throw new FileNotFoundException($"{path}: optimizer state not found", path);
-        _optimizer.load_state_dict(path);
-    }
+    public void LoadOptimizer(string path) => _optimizer.Load(path);
 
     public void Dispose() => _optimizer.Dispose();
 }

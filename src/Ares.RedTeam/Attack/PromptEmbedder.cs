@@ -1,3 +1,4 @@
+using Ares.Models.Nn;
 using Ares.Models.Generation;
 using Ares.Models.Loading;
 using static TorchSharp.torch;
@@ -64,7 +65,7 @@ internal sealed class PromptEmbedder
                 var hidden = _model.Model.Hidden(batch.Ids, batch.Positions, batch.KeyValidOrNull).to_type(ScalarType.Float32); // (B, T, d)
                 var mask = batch.Valid.unsqueeze(2).to_type(ScalarType.Float32);                  // (B, T, 1)
                 var mean = (hidden * mask).sum(1) / mask.sum(1);                                   // (B, d)
-                var unit = mean / mean.norm(1, keepdim: true).clamp_min(1e-12);                    // (B, d)
+                var unit = mean / mean.norm(1, keepdim: true).ClampMin(1e-12);                     // (B, d)
                 var host = unit.contiguous().data<float>().ToArray();
                 int d = (int)unit.shape[1];
                 for (int r = 0; r < chunk.Length; r++) result.Add(host.AsSpan(r * d, d).ToArray());

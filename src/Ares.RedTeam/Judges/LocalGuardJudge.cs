@@ -1,3 +1,4 @@
+using Ares.Models.Nn;
 using System.Globalization;
 using Ares.Core.Tokenization;
 using Ares.Models.Generation;
@@ -92,7 +93,7 @@ internal sealed class LocalGuardJudge : IJudge
         using var scope = NewDisposeScope();
         var hidden = _model.Model.Hidden(batch.Ids, batch.Positions, batch.KeyValidOrNull);    // (B, T, d)
         var last = tensor(batch.Lengths.Select(l => (long)l - 1).ToArray());                   // (B)
-        var h = hidden[arange(hidden.shape[0]), last].unsqueeze(1);                             // (B, 1, d)
+        var h = hidden[ScalarOps.Arange(hidden.shape[0]), last].unsqueeze(1);                   // (B, 1, d)
         var logits = _model.Model.LmLogits(h).squeeze(1).to_type(ScalarType.Float32);           // (B, V)
         var pair = logits.index_select(1, tensor(new long[] { UnsafeTokenId, SafeTokenId }));   // (B, 2)
         var p = pair.softmax(-1).select(1, 0);                                                  // (B)

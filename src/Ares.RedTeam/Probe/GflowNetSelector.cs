@@ -101,9 +101,9 @@ internal sealed class GflowNetSelector : ITupleSelector
         {
             // log Z starts at its exact value when the tuples can be enumerated; training refines it.
             var max = logR.Max();
-            policy.logZ.fill_(max + Math.Log(logR.Sum(x => Math.Exp(x - max))));
+            Ares.Models.Nn.ScalarOps.FillInPlace(policy.logZ, max + Math.Log(logR.Sum(x => Math.Exp(x - max))));
         }
-        using var optimizer = optim.Adam(policy.parameters(), g.LearningRate);
+        using var optimizer = new AdamWOptimizer([new(policy.parameters().ToList(), g.LearningRate, 0.9, 0.999, 1e-8, 0)]);  // Adam
         var table = _space.Table(policy);
         double loss = double.NaN;
         var nReplay = replay.Length == 0 ? 0 : g.Trajectories / 4;
@@ -120,9 +120,9 @@ internal sealed class GflowNetSelector : ITupleSelector
             var sumLogPf = _space.LogProbability(policy, batch);                              // (B)
             var logReward = tensor(batch.Select(i => (float)logR[i]).ToArray());             // (B)
             var tb = GflowNetLosses.TrajectoryBalance(policy.logZ.expand(batch.Length), sumLogPf, logReward);
-            optimizer.zero_grad();
+            optimizer.ZeroGrad();
             tb.backward();
-            optimizer.step();
+            optimizer.Step();
             loss = tb.item<float>();
         }
         return new GflowNetPlan(_space, _space.Table(policy).Probabilities, p, logR, visits, g.RevisitDiscount, policy.logZ.item<float>(), loss);

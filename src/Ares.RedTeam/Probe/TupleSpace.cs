@@ -1,3 +1,4 @@
+using Ares.Models.Nn;
 using Ares.RedTeam.Catalog;
 using static TorchSharp.torch;
 
@@ -119,6 +120,6 @@ internal sealed class TupleSpace
                 if (allowed[v]) mask[r * Width + _offsets[t] + v] = 0;
         }
         var logits = policy.forward(tensor(x).view(n, Features));                            // (N, W)
-        return (logits + tensor(mask).view(n, Width)).log_softmax(1);                        // (N, W)
+        return logits.Plus(tensor(mask).view(n, Width)).log_softmax(1);                     // (N, W)
     }
 }
