@@ -13,7 +13,8 @@ namespace Ares.Models.Nn;
 /// <c>a + b</c> (= <c>add(b, 1)</c>), <c>square()</c> (= <c>pow(2)</c>), <c>arange(n)</c> and
 /// its optimizers' <c>step</c>. It needs a GC triggered by another thread at that moment, and it is
 /// a use-after-free: libtorch either throws ("Unknown scalar type", "Expected false to be true") or
-/// silently uses a wrong number. Both showed up in full test runs.
+/// silently uses a wrong number. Both showed up in full test runs. Upstream PRs to dispose those
+/// temporaries (dotnet/TorchSharp #1434, #1496) were still open when this was written.
 /// </para>
 /// <para>
 /// Ares code does not create Scalars implicitly. It uses these helpers or a Scalar it owns, held in
