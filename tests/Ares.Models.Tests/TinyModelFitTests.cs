@@ -35,7 +35,7 @@ public class TinyModelFitTests(ITestOutputHelper output)
         var (decay, noDecay) = OptimizerFactory.SplitForWeightDecay(model);
         Assert.Equal(names.Order(), decay.Concat(noDecay).Select(d => d.Name).Order());
         using (var optimizer = OptimizerFactory.AdamW(model, 1e-3))
-            Assert.Equal(names.Count, optimizer.parameters().Count());
+            Assert.Equal(names.Count, optimizer.ParamGroups.Sum(g => g.Parameters.Count));
 
         using var scope = NewDisposeScope();
         var loss = -LogProbs(model).mean();                                               // () over all 256 objects: every token id occurs
@@ -82,10 +82,10 @@ public class TinyModelFitTests(ITestOutputHelper output)
         for (int step = 0; step < 200; step++)
         {
             using var scope = NewDisposeScope();
-            optimizer.zero_grad();
+            optimizer.ZeroGrad();
             var loss = -(target * LogProbs(model)).sum();                                 // () full batch: the exact cross-entropy
             loss.backward();
-            optimizer.step();
+            optimizer.Step();
             crossEntropy = loss.item<float>();
         }
         double entropy = -Target.Sum(t => t * Math.Log(t)), tv = TotalVariation(Exact(model), Target);
