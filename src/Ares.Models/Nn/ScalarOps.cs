@@ -36,111 +36,43 @@ internal static class ScalarOps
     public static Tensor PlusInPlace(this Tensor a, Tensor b) => a.add_(b, OneInt);
 
     /// <summary>a + alpha·b in place.</summary>
-    public static Tensor AddScaledInPlace(this Tensor a, Tensor b, double alpha)
-    {
-        using var s = alpha.ToScalar();
-        return a.add_(b, s);
-    }
+    public static Tensor AddScaledInPlace(this Tensor a, Tensor b, double alpha) => With(alpha, s => a.add_(b, s));
 
     /// <summary>a², as <c>square()</c> computes it (pow with the integer exponent 2).</summary>
     public static Tensor Squared(this Tensor a) => a.pow(TwoInt);
 
-    public static Tensor Times(this Tensor a, double s)
-    {
-        using var k = s.ToScalar();
-        return a.mul(k);
-    }
+    public static Tensor Times(this Tensor a, double s) => With(s, k => a.mul(k));
 
-    public static Tensor Times(this Tensor a, long s)
-    {
-        using var k = s.ToScalar();
-        return a.mul(k);
-    }
+    public static Tensor Times(this Tensor a, long s) => With(s, k => a.mul(k));
 
-    public static Tensor TimesInPlace(this Tensor a, double s)
-    {
-        using var k = s.ToScalar();
-        return a.mul_(k);
-    }
+    public static Tensor TimesInPlace(this Tensor a, double s) => With(s, k => a.mul_(k));
 
-    public static Tensor DividedBy(this Tensor a, double s)
-    {
-        using var k = s.ToScalar();
-        return a.div(k);
-    }
+    public static Tensor DividedBy(this Tensor a, double s) => With(s, k => a.div(k));
 
-    public static Tensor DividedBy(this Tensor a, long s)
-    {
-        using var k = s.ToScalar();
-        return a.div(k);
-    }
+    public static Tensor DividedBy(this Tensor a, long s) => With(s, k => a.div(k));
 
-    public static Tensor Plus(this Tensor a, double s)
-    {
-        using var k = s.ToScalar();
-        return a.add(k, OneInt);
-    }
+    public static Tensor Plus(this Tensor a, double s) => With(s, k => a.add(k, OneInt));
 
-    public static Tensor PlusInPlace(this Tensor a, double s)
-    {
-        using var k = s.ToScalar();
-        return a.add_(k, OneInt);
-    }
+    public static Tensor PlusInPlace(this Tensor a, double s) => With(s, k => a.add_(k, OneInt));
 
-    public static Tensor Minus(this Tensor a, long s)
-    {
-        using var k = s.ToScalar();
-        return a.sub(k);
-    }
+    public static Tensor Minus(this Tensor a, long s) => With(s, k => a.sub(k));
 
     /// <summary>s − a.</summary>
-    public static Tensor SubtractedFrom(this Tensor a, double s)
-    {
-        using var k = s.ToScalar();
-        return a.neg().add_(k, OneInt);
-    }
+    public static Tensor SubtractedFrom(this Tensor a, double s) => With(s, k => a.neg().add_(k, OneInt));
 
-    public static Tensor ClampMin(this Tensor a, double min)
-    {
-        using var k = min.ToScalar();
-        return a.clamp_min(k);
-    }
+    public static Tensor ClampMin(this Tensor a, double min) => With(min, k => a.clamp_min(k));
 
-    public static Tensor ClampMin(this Tensor a, long min)
-    {
-        using var k = min.ToScalar();
-        return a.clamp_min(k);
-    }
+    public static Tensor ClampMin(this Tensor a, long min) => With(min, k => a.clamp_min(k));
 
-    public static Tensor GreaterThan(this Tensor a, double s)
-    {
-        using var k = s.ToScalar();
-        return a.gt(k);
-    }
+    public static Tensor GreaterThan(this Tensor a, double s) => With(s, k => a.gt(k));
 
-    public static Tensor AtLeast(this Tensor a, double s)
-    {
-        using var k = s.ToScalar();
-        return a.ge(k);
-    }
+    public static Tensor AtLeast(this Tensor a, double s) => With(s, k => a.ge(k));
 
-    public static Tensor MaskedFill(this Tensor a, Tensor mask, double value)
-    {
-        using var k = value.ToScalar();
-        return a.masked_fill(mask, k);
-    }
+    public static Tensor MaskedFill(this Tensor a, Tensor mask, double value) => With(value, k => a.masked_fill(mask, k));
 
-    public static Tensor MaskedFillInPlace(this Tensor a, Tensor mask, double value)
-    {
-        using var k = value.ToScalar();
-        return a.masked_fill_(mask, k);
-    }
+    public static Tensor MaskedFillInPlace(this Tensor a, Tensor mask, double value) => With(value, k => a.masked_fill_(mask, k));
 
-    public static Tensor FillInPlace(this Tensor a, double value)
-    {
-        using var k = value.ToScalar();
-        return a.fill_(k);
-    }
+    public static Tensor FillInPlace(this Tensor a, double value) => With(value, k => a.fill_(k));
 
     /// <summary>[start, stop) with step 1.</summary>
     public static Tensor Arange(long start, long stop, ScalarType dtype = ScalarType.Int64, Device? device = null)
@@ -148,6 +80,19 @@ internal static class ScalarOps
         using var a = start.ToScalar();
         using var b = stop.ToScalar();
         return arange(a, b, OneInt, dtype, device);
+    }
+
+    /// <summary>Runs <paramref name="op"/> on <paramref name="value"/> as a Scalar that lives until op returns.</summary>
+    static Tensor With(double value, Func<Scalar, Tensor> op)
+    {
+        using var k = value.ToScalar();
+        return op(k);
+    }
+
+    static Tensor With(long value, Func<Scalar, Tensor> op)
+    {
+        using var k = value.ToScalar();
+        return op(k);
     }
 
     /// <summary>[0, stop) with step 1.</summary>
