@@ -115,22 +115,15 @@ internal sealed class ReinforceAttack : IDisposable
         return rewards;
     }
 
-    /// <summary>Writes the checkpoint to a fresh directory and swaps it in (as <see cref="GflowNetAttack.SaveCheckpoint"/>).</summary>
-    void SaveCheckpoint(PolicyRlTrainer trainer)
+    /// <summary>Writes the checkpoint to a fresh directory and swaps it in.</summary>
+    void SaveCheckpoint(PolicyRlTrainer trainer) => AttackCheckpoint.Replace(Path.Combine(OutDir, CheckpointDir), tmp =>
     {
-        string final = Path.Combine(OutDir, CheckpointDir), tmp = final + ".tmp";
-        if (Directory.Exists(tmp)) Directory.Delete(tmp, recursive: true);
         LoraAdapters.SaveAdapter(_attacker.Model, tmp, _attackerDir);
         trainer.SaveOptimizer(Path.Combine(tmp, GflowNetTrainer.OptimizerFileName));
         File.WriteAllText(Path.Combine(tmp, GflowNetAttack.CollectedFile), JsonSerializer.Serialize(_collected));
         File.WriteAllText(Path.Combine(tmp, NoveltyFile), JsonSerializer.Serialize(_seen));
         File.WriteAllText(Path.Combine(tmp, GflowNetAttack.StateFile), JsonSerializer.Serialize(new { next_step = _nextStep, attacker = _attackerDir }));
-        string old = final + ".old";
-        if (Directory.Exists(old)) Directory.Delete(old, recursive: true);
-        if (Directory.Exists(final)) Directory.Move(final, old);
-        Directory.Move(tmp, final);
-        if (Directory.Exists(old)) Directory.Delete(old, recursive: true);
-    }
+    });
 
     void Restore(string checkpoint)
     {
