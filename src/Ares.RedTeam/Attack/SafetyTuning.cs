@@ -239,7 +239,8 @@ internal sealed class SafetyTuning
         var fresh = Enumerable.Range(0, wrapped).Select(i => composer.Wrapped(i % 2 == 0
             ? sensitiveItems[rng.Next(sensitiveItems.Length)]
             : EverydayRequests.Sample(EverydayRequests.Topics[rng.Next(EverydayRequests.Topics.Length)], rng), rng));
-        var weighted = corpus.LookalikeBenign().Concat(fresh).ToList();
+        // Wrapped look-alikes first, then plain sensitive ones (a stable sort): the order this mix was measured with.
+        var weighted = corpus.LookalikeBenign().OrderBy(b => b.Tactic is null).Concat(fresh).ToList();
         var plain = corpus.BenignTrain.Where(b => b.Tactic is null).Take(weighted.Count);
         return weighted.Concat(plain).Select(b => (b.Prompt, b.Answer)).DistinctBy(b => b.Prompt).ToList();
     }
