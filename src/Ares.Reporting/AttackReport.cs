@@ -1,15 +1,40 @@
 using Ares.RedTeam.Attack;
+using Ares.RedTeam.Store;
 
 namespace Ares.Reporting;
 
 /// <summary>
 /// The `ares attack eval` report: per method and target, attack success with its Wilson 95% interval,
 /// mean harm and the prompts' diversity, plus the success-vs-diversity scatter (the paper's Figure 1
-/// trade-off: lower mean cosine = more diverse, higher = more successful) and a few sampled prompts.
+/// trade-off: lower mean cosine = more diverse, higher = more successful), a few sampled prompts and,
+/// when given, the training curves of the trained attackers (from the run store).
 /// </summary>
 internal static class AttackReport
 {
-    public static HtmlReport Build(AttackEvalReport r, string configSource)
+    /// <summary>The GFlowNet's and REINFORCE's headline training metrics, as their stages log them.</summary>
+    static readonly IReadOnlyDictionary<string, string[]> CurveKeys = new Dictionary<string, string[]>
+    {
+        ["gfn"] = ["tb/loss", "tb/log_z", "reward/mean", "harm/mean"],
+        ["reinforce"] = ["reward/mean", "kl"],
+    };
+
+    /// <summary>
+    /// The report of attack run <paramref name="runName"/> from a run store alone: the latest evaluation of
+    /// every method (<see cref="AttackRuns.LoadReport"/>) and the latest gfn and reinforce training curves.
+    /// Sampled prompts are not in the store (they stay in OUT/eval/METHOD.jsonl), so that section is left out.
+    /// </summary>
+    public static HtmlReport FromStore(RunStore store, string runName)
+    {
+        var eval = AttackRuns.LoadReport(store, runName)
+            ?? throw new ArgumentException($"{store.Path}: no attack evaluation under run name '{runName}' (run `ares attack eval` with this store first)");
+        return Build(eval, $"run store {store.Path}, runs {runName}.*", Curves(store, runName));
+    }
+
+    /// <summary>The latest gfn and reinforce runs' curves in the store (stages without a run are left out).</summary>
+    public static IReadOnlyList<(string Stage, IReadOnlyList<MetricPoint> Points)> Curves(RunStore store, string runName) =>
+        [.. CurveKeys.Keys.Select(stage => (stage, AttackRuns.TrainingCurve(store, runName, stage))).Where(x => x.Item2.Count > 0)];
+
+    public static HtmlReport Build(AttackEvalReport r, string configSource, IReadOnlyList<(string Stage, IReadOnlyList<MetricPoint> Points)>? curves = null)
     {
         if (r.Methods.Count == 0) throw new ArgumentException("an attack report needs at least one evaluated method");
         var first = r.Methods[0];
@@ -38,12 +63,19 @@ internal static class AttackReport
         section.Chart(Charts.GroupedBars("Attack success per method and target (Wilson 95% interval)", methods, bars, "attack success rate", 1.0),
             r.Targets.Count > 1 ? "Bars other than 'target' are transfer: the same prompts against another model." : null);
 
-        var examples = report.Section("Sampled prompts (first successful per method, against the main target)");
-        foreach (var m in r.Methods)
+        var examples = r.Methods.Any(m => m.Rows.Count > 0) ? report.Section("Sampled prompts (first successful per method, against the main target)") : null;
+        foreach (var m in examples is null ? [] : r.Methods)
         {
             var hit = m.Rows.FirstOrDefault(x => x.Target == main && x.Success) ?? m.Rows.FirstOrDefault(x => x.Target == main);
             if (hit is null) continue;
-            examples.Example(m.Source.Method, [new("prompt", hit.Prompt), new("mean harm", $"{hit.MeanHarm:F3}"), new("success", hit.Success ? "yes" : "no")]);
+            examples!.Example(m.Source.Method, [new("prompt", hit.Prompt), new("mean harm", $"{hit.MeanHarm:F3}"), new("success", hit.Success ? "yes" : "no")]);
+        }
+        if (curves is { Count: > 0 })
+        {
+            var training = report.Section("Training curves (run store)");
+            foreach (var (stage, stream) in curves)
+                if (Charts.SeriesFromMetrics(stream, k => CurveKeys.TryGetValue(stage, out var keys) && keys.Contains(k)) is { Count: > 0 } series)
+                    training.Chart(Charts.Lines($"{stage} training", series, "step", "value"));
         }
         report.Section("Provenance").Provenance(
         [

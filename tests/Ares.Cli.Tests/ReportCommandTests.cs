@@ -1,4 +1,5 @@
 using Ares.RedTeam;
+using Ares.RedTeam.Attack;
 using Ares.RedTeam.Catalog;
 using Ares.RedTeam.Mentor;
 using Ares.RedTeam.Probe;
@@ -73,5 +74,28 @@ public sealed class ReportCommandTests : IDisposable
         Assert.Equal(2, code);
         Assert.Equal($"error: {db}: no run 'nope'; runs in the store: only (running)", stderr.Trim());
         Assert.False(File.Exists(_dir.File("r.html")));
+    }
+
+    [Fact]
+    public void Report_of_an_attack_run_renders_the_attack_evaluation_of_its_run_name()
+    {
+        File.WriteAllText(_dir.File("seeds.jsonl"), "{\"prompt\": \"seed\"}\n");
+        var c = AttackConfig.Parse("""{ "out": "run", "sandbox": "default" }""", _dir.File("attack.json"));
+        var id = ModelIdentity.BuiltIn("policy", "1");
+        var result = new AttackEvaluationResult
+        {
+            Source = new AttackSource("gfn", ModelIdentity.BuiltIn("attacker", "1")), Judge = id, Embedder = id, Seed = 1, ResponsesPerPrompt = 2, Prompts = 10, EmptyPrompts = 0,
+            Diversity = new DiversityReport(10, 0.4, 0.5, 0.6, 0.7),
+            Targets = [new TargetAttackResult("target", id, Proportion.Wilson(3, 10), 0.35, 0, 20, 1)],
+            SampleSeconds = 1, EmbedSeconds = 1, Utc = DateTime.UtcNow,
+        };
+        using (var store = RunStore.Open(c.StorePath)) AttackRuns.RecordEvaluation(store, c, result, id, _dir.File("seeds.jsonl"));
+        var path = _dir.File("attack.html");
+        var (code, _, stderr) = Run("report", "--store", c.StorePath, "--out", path);
+        Assert.True(code == 0, stderr);
+        Assert.Equal($"wrote the attack report of runs 'attack.*' to {path}", stderr.Trim());
+        var html = File.ReadAllText(path);
+        Assert.Contains("ARES attack evaluation", html);
+        Assert.Contains($"<td>gfn</td><td>target</td><td>{Proportion.Wilson(3, 10)}</td>", html);
     }
 }

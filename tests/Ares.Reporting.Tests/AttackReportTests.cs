@@ -1,6 +1,7 @@
 using Ares.RedTeam;
 using Ares.RedTeam.Attack;
 using Ares.RedTeam.Probe;
+using Ares.RedTeam.Store;
 
 namespace Ares.Reporting;
 
@@ -42,4 +43,38 @@ public class AttackReportTests
 
     [Fact]
     public void The_attack_report_renders_in_headless_chromium() => BrowserTests.AssertRendersInChromium(AttackReport.Build(Sample(), "attack.json"));
+
+    /// <summary>
+    /// Evaluations and a training stream written to a run store (as `ares attack eval` and `train` do)
+    /// read back into the same table, plus the training curves; earlier evaluations of a method are superseded.
+    /// </summary>
+    [Fact]
+    public void The_report_from_a_run_store_matches_the_report_from_the_results()
+    {
+        using var dir = new TempDirectory();
+        File.WriteAllText(dir.File("seeds.jsonl"), "{\"prompt\": \"seed\"}\n");
+        var c = AttackConfig.Parse("""{ "out": "run", "sandbox": "default", "run": "demo" }""", dir.File("attack.json"));
+        Assert.Equal(dir.File(Path.Combine("run", "runs.db")), c.StorePath);
+        var sample = Sample();
+        using var store = RunStore.Open(c.StorePath);
+        AttackRuns.RecordEvaluation(store, c, Method("gfn", 1, 0.9), sample.Methods[0].Targets[0].Identity, dir.File("seeds.jsonl"));   // superseded below
+        foreach (var m in sample.Methods) AttackRuns.RecordEvaluation(store, c, m, m.Targets[0].Identity, dir.File("seeds.jsonl"));
+        var who = new AttackProvenance(ModelIdentity.BuiltIn("policy", "1"), ModelIdentity.BuiltIn("judge", "1"), ModelIdentity.BuiltIn("sft", "1"), dir.File("seeds.jsonl"));
+        string gfn = AttackRuns.Begin(store, c, "gfn", who, 3);
+        for (int step = 0; step < 3; step++)
+            store.AppendMetrics(gfn, "gfn", step, new Dictionary<string, double> { ["tb/loss"] = 3 - step, ["tb/log_z"] = step, ["reward/mean"] = -step, ["buffer/size"] = 8 * step });
+        Assert.Equal("demo.gfn.1", gfn);
+        Assert.Equal(("demo", "gfn"), AttackRuns.Parse(store.GetRun(gfn)!));
+        Assert.Equal(["demo.eval-gfn.1", "demo.eval-gfn.2"], AttackRuns.Runs(store, "demo", "eval-gfn").Select(r => r.RunId));
+
+        var fromStore = AttackReport.FromStore(store, "demo");
+        var direct = AttackReport.Build(sample, "attack.json");
+        static IReadOnlyList<IReadOnlyList<string>> Rows(HtmlReport r) => r.Sections.SelectMany(s => s.Blocks).OfType<ReportTable>().Single().Rows;
+        Assert.Equal(Rows(direct), Rows(fromStore));
+        var html = fromStore.Render();
+        Assert.Contains("Training curves (run store)", html);
+        Assert.Contains("gfn training", html);
+        Assert.DoesNotContain("Sampled prompts", html);                                     // rows stay in the JSONL files
+        Assert.Throws<ArgumentException>(() => AttackReport.FromStore(store, "other"));
+    }
 }

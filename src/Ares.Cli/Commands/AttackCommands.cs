@@ -18,7 +18,7 @@ internal static class AttackCommands
 
     static Option<FileInfo> ConfigOption() => new("--config", "-c")
     {
-        Description = "Attack config (JSON): out, sandbox or attacker/target/judge, train, reward, prompts, exploration, buffer, reinforce, smoothing, eval. See examples/attack-sandbox.json.",
+        Description = "Attack config (JSON): out, store, run, sandbox or attacker/target/judge, train, reward, prompts, exploration, buffer, reinforce, smoothing, eval. See examples/attack-sandbox.json.",
         Required = true,
     };
 
@@ -31,7 +31,7 @@ internal static class AttackCommands
             DefaultValueFactory = _ => "gfn",
         };
         method.AcceptOnlyFromAmong("gfn", "reinforce", "sft", "fewshot");
-        var resume = new Option<bool>("--resume") { Description = "Continue the GFlowNet run from OUT/gfn/checkpoint (adapter, log Z head, optimizer, buffer, step)" };
+        var resume = new Option<bool>("--resume") { Description = "Continue from OUT/gfn/checkpoint (adapter, log Z head, optimizer, buffer, step) or OUT/reinforce/checkpoint (adapter, optimizer, novelty embeddings, step), and the stage's latest run in the store" };
         var cmd = new Command("train", """
             SFT-warm the attacker on seed prompts (OUT/sft, reused when present), then train it: the GFlowNet
             samples prompts in proportion to exp((log p_ref/γ + mean_k log p_harm/β)/T); checkpoints in OUT/gfn.
@@ -89,9 +89,10 @@ internal static class AttackCommands
         var report = ConsoleProgress.Run(console, "attack eval", total, (advance, describe) =>
             AttackEvalRunner.RunAsync(c, methods, m => { describe(m); advance(done++); }).GetAwaiter().GetResult());
         string html = Path.Combine(report.EvalDir, AttackEvalReport.ReportFile);
-        Ares.Reporting.AttackReport.Build(report, c.Source).Write(html);
+        using (var store = Ares.RedTeam.Store.RunStore.Open(c.StorePath))
+            Ares.Reporting.AttackReport.Build(report, c.Source, Ares.Reporting.AttackReport.Curves(store, c.RunName)).Write(html);
         RenderEval(console, report);
-        console.MarkupLine($"outputs in [bold]{Markup.Escape(report.EvalDir)}[/] ({AttackEvalReport.SummaryFile}, {AttackEvalReport.ReportFile}, METHOD.jsonl) · {report.Seconds:F0} s");
+        console.MarkupLine($"outputs in [bold]{Markup.Escape(report.EvalDir)}[/] ({AttackEvalReport.SummaryFile}, {AttackEvalReport.ReportFile}, METHOD.jsonl) and runs {Markup.Escape(c.RunName)}.eval-METHOD.N in {Markup.Escape(c.StorePath)} · {report.Seconds:F0} s");
         return 0;
     }
 
@@ -144,7 +145,7 @@ internal static class AttackCommands
 
     static void Render(IAnsiConsole console, AttackConfig c, AttackTrainingResult r)
     {
-        console.MarkupLine($"[bold]{r.Method}[/] saved in [bold]{Markup.Escape(r.Dir)}[/] ({r.Seconds:F0} s{(r.Collected > 0 ? $", {r.Collected} prompts collected" : "")}); metrics in {Markup.Escape(Path.Combine(c.OutDir, AttackRunner.MetricsFile))}");
+        console.MarkupLine($"[bold]{r.Method}[/] saved in [bold]{Markup.Escape(r.Dir)}[/] ({r.Seconds:F0} s{(r.Collected > 0 ? $", {r.Collected} prompts collected" : "")}); metrics in {Markup.Escape(Path.Combine(c.OutDir, AttackRunner.MetricsFile))}{(r.RunId is null ? "" : $" and run {Markup.Escape(r.RunId)} of {Markup.Escape(c.StorePath)}")}");
         console.MarkupLine($"evaluate with [bold]ares attack eval --config {Markup.Escape(c.Source)}[/]");
     }
 }

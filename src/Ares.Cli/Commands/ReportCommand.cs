@@ -1,10 +1,14 @@
 using System.CommandLine;
 using Ares.Reporting;
+using Ares.RedTeam.Attack;
 using Ares.RedTeam.Store;
 
 namespace Ares.Cli.Commands;
 
-/// <summary>`ares report`: a stored discovery run as one self-contained HTML file (tables, charts, examples, provenance).</summary>
+/// <summary>
+/// `ares report`: a stored run as one self-contained HTML file (tables, charts, examples, provenance): a
+/// discovery run, or for an attack run (RUN.STAGE.N, see <see cref="AttackRuns"/>) the attack report of RUN.
+/// </summary>
 internal static class ReportCommand
 {
     public static Command Create()
@@ -13,7 +17,7 @@ internal static class ReportCommand
         var run = new Option<string?>("--run") { Description = "Id of the run to report (default: the most recent run in the store)", HelpName = "ID" };
         var examples = new Option<int>("--examples") { Description = "How many failing cases to show in full", DefaultValueFactory = _ => 6, HelpName = "N" };
         var output = new Option<string>("--out", "-o") { Description = "HTML file to write (replaced atomically)", Required = true, HelpName = "FILE" };
-        var cmd = new Command("report", "Render a discovery run from a run store as a self-contained HTML report (no scripts, no external files)")
+        var cmd = new Command("report", "Render a discovery run (or, for an attack run RUN.STAGE.N, the attack evaluation of RUN with its training curves) from a run store as a self-contained HTML report (no scripts, no external files)")
         { store, run, examples, output };
         cmd.SetAction(r => CliErrors.Run(() =>
         {
@@ -25,9 +29,16 @@ internal static class ReportCommand
             string runId = r.GetValue(run) ?? runs[^1].RunId;
             var info = runs.FirstOrDefault(x => x.RunId == runId)
                 ?? throw new ArgumentException($"{db.Path}: no run '{runId}'; runs in the store: {string.Join(", ", runs.Select(x => $"{x.RunId} ({x.Status})"))}");
+            string path = r.GetValue(output)!;
+            if (AttackRuns.Parse(info) is var (runName, _))
+            {
+                // An attack run (RUN.STAGE.N): the attack report of its run name, every method's latest evaluation and the training curves.
+                AttackReport.FromStore(db, runName).Write(path);
+                Console.Error.WriteLine($"wrote the attack report of runs '{runName}.*' to {path}");
+                return 0;
+            }
             var cases = db.LoadCases(runId);
             var report = DiscoveryReport.Build(info, cases, db.LoadMetrics(runId), shown);
-            string path = r.GetValue(output)!;
             report.Write(path);
             Console.Error.WriteLine($"wrote the report of run '{runId}' ({cases.Count} case(s)) to {path}");
             return 0;

@@ -65,13 +65,25 @@ internal sealed class PolicyRlTrainer : IDisposable
     /// reward each. Metrics per step: reward/mean, reward/std (over the step's completions, before any
     /// KL shaping), kl (mean over completions of Σ_t k3, nats per completion), loss, advantage/mean,
     /// completion/length (tokens), lr, grad_norm (before clipping).
+    /// <para>
+    /// Resuming: every random draw is a function of (Seed, step) — sampling seeds, the prompt order —
+    /// so the state a checkpoint needs is the model's weights, the optimizer (<see cref="SaveOptimizer"/>)
+    /// and the next step, passed back as <paramref name="startStep"/>; <paramref name="endStep"/> stops early.
+    /// </para>
     /// </summary>
-    public void Train(IReadOnlyList<int[]> prompts, RewardFunction reward, Action<int, IReadOnlyDictionary<string, double>>? onStep = null)
+    public void Train(IReadOnlyList<int[]> prompts, RewardFunction reward, Action<int, IReadOnlyDictionary<string, double>>? onStep = null,
+        int startStep = 0, int? endStep = null)
     {
         if (prompts.Count == 0) throw new ArgumentException("policy optimisation needs at least one prompt");
         Determinism.SeedGlobal(_config.Seed);
-        _loop.Run(prompts, (step, batch) => Step(step, Sample(step, batch, reward)), onStep, trainMode: false);   // passes run in eval mode themselves
+        _loop.Run(prompts, (step, batch) => Step(step, Sample(step, batch, reward)), onStep, trainMode: false, startStep, endStep);   // passes run in eval mode themselves
     }
+
+    /// <summary>AdamW's state (moments, step counts), for a checkpoint.</summary>
+    public void SaveOptimizer(string path) => _loop.SaveOptimizer(path);
+
+    /// <summary>Restores what <see cref="SaveOptimizer"/> wrote.</summary>
+    public void LoadOptimizer(string path) => _loop.LoadOptimizer(path);
 
     /// <summary>
     /// k completions per prompt from the current policy, generated one micro-batch of prompts at a time

@@ -68,20 +68,25 @@ internal sealed class TrainingLoop : IDisposable
     /// items of <paramref name="data"/> (reshuffled each pass, seeded by Seed), and reports each step's
     /// metrics to <paramref name="onStep"/>. With <paramref name="trainMode"/> the model is in train mode
     /// (dropout on) meanwhile and restored after; trainers that run their passes in eval mode pass false.
-    /// Gradients are cleared at the end, even on failure.
+    /// Gradients are cleared at the end, even on failure. A resumed run passes <paramref name="startStep"/>
+    /// (the batches of earlier steps are drawn and skipped, so step i sees the batch it would have seen);
+    /// <paramref name="endStep"/> stops early (exclusive; default MaxSteps).
     /// </summary>
     public void Run<T>(IReadOnlyList<T> data, Func<int, List<T>, IReadOnlyDictionary<string, double>> step,
-        Action<int, IReadOnlyDictionary<string, double>>? onStep, bool trainMode)
+        Action<int, IReadOnlyDictionary<string, double>>? onStep, bool trainMode, int startStep = 0, int? endStep = null)
     {
         var batches = new ShuffledBatches<T>(data, _config.Seed);
+        int perStep = _config.BatchSize * _config.GradientAccumulation;
+        for (int i = 0; i < startStep; i++) batches.Next(perStep);
+        int end = Math.Min(_config.MaxSteps, endStep ?? int.MaxValue);
         bool wasTraining = _model.training;
         if (trainMode) _model.train();
         try
         {
-            for (int i = 0; i < _config.MaxSteps; i++)
+            for (int i = startStep; i < end; i++)
             {
                 // Not inside onStep?.Invoke(...): with no callback its arguments, the step itself, would be skipped.
-                var metrics = step(i, batches.Next(_config.BatchSize * _config.GradientAccumulation));
+                var metrics = step(i, batches.Next(perStep));
                 onStep?.Invoke(i, metrics);
             }
         }

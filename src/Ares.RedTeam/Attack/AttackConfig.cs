@@ -2,6 +2,7 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using Ares.Models.Training;
 using Ares.RedTeam.Chat;
+using Ares.RedTeam.Probe;
 
 namespace Ares.RedTeam.Attack;
 
@@ -41,6 +42,14 @@ internal sealed record AttackConfig
     /// <summary>`ares safety-tune` settings (the "safety_tune" section, bound to <see cref="SafetyTuningOptions"/>'s snake_case names).</summary>
     public SafetyTuningOptions SafetyTune { get; init; } = new();
     public long Seed { get; init; }
+    /// <summary>The run store (SQLite) the attack commands record their runs in ("store"; default OUT/runs.db).</summary>
+    public required string StorePath { get; init; }
+    /// <summary>Prefix of this config's run ids in the store ("run"; default "attack"): runs are RUN.STAGE.N.</summary>
+    public string RunName { get; init; } = "attack";
+    /// <summary>The config as parsed (comments dropped), stored with every run for provenance.</summary>
+    public required string NormalisedJson { get; init; }
+    /// <summary>SHA-256 (hex) of <see cref="NormalisedJson"/>.</summary>
+    public string ConfigHash => Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(NormalisedJson)));
 
     /// <summary>A "targets" entry naming a sandbox world's policy.</summary>
     public const string SandboxTargetPrefix = "sandbox:";
@@ -60,8 +69,8 @@ internal sealed record AttackConfig
                 ?? throw new AttackConfigException($"{source}: expected a JSON object");
         }
         catch (JsonException e) { throw new AttackConfigException($"{source}: not valid JSON ({e.Message})"); }
-        var r = new Reader(source, Path.GetDirectoryName(Path.GetFullPath(source))!);
-        r.Known(root, "", "out", "sandbox", "sandbox_root", "attacker", "target", "judge", "seed", "sft", "train", "reward", "prompts", "exploration", "buffer", "reinforce", "smoothing", "eval", "targets", "safety_tune");
+        var r = new ProbeConfig.Reader(source, Path.GetDirectoryName(Path.GetFullPath(source))!, m => new AttackConfigException(m));
+        r.Known(root, "", "out", "store", "run", "sandbox", "sandbox_root", "attacker", "target", "judge", "seed", "sft", "train", "reward", "prompts", "exploration", "buffer", "reinforce", "smoothing", "eval", "targets", "safety_tune");
         var attacker = r.Obj(root, "attacker"); r.Known(attacker, "attacker.", "base", "seeds", "instruction", "chat_template");
         var sft = r.Obj(root, "sft"); r.Known(sft, "sft.", "steps", "lr", "batch", "warmup");
         var train = r.Obj(root, "train"); r.Known(train, "train.", "steps", "batch", "lr", "log_z_lr", "warmup", "lora_rank", "lora_alpha", "checkpoint_every");
@@ -73,74 +82,80 @@ internal sealed record AttackConfig
         var smoothing = r.Obj(root, "smoothing"); r.Known(smoothing, "smoothing.", "min_harm", "min_ref_logprob", "steps", "lr");
         var eval = r.Obj(root, "eval"); r.Known(eval, "eval.", "prompts", "k", "few_shot_examples", "embedder", "seed");
 
-        long seed = r.Long(root, "seed") ?? 0;
+        long seed = r.Long(root, "seed", "seed") ?? 0;
         var g = new GflowNetConfig();
         var gfnDefaults = new GflowNetAttackOptions();
-        int steps = r.Int(train, "train.steps", 1) ?? g.MaxSteps;
+        int steps = r.Int(train, "steps", "train.steps", 1) ?? g.MaxSteps;
         var gfn = g with
         {
             MaxSteps = steps,
-            BatchSize = r.Int(train, "train.batch", 1) ?? g.BatchSize,
-            LearningRate = r.Dbl(train, "train.lr", 1e-8, 1) ?? g.LearningRate,
-            LogZLearningRate = r.Dbl(train, "train.log_z_lr", 1e-8, 10) ?? g.LogZLearningRate,
-            WarmupSteps = r.Int(train, "train.warmup", 0) ?? g.WarmupSteps,
-            Beta = r.Dbl(reward, "reward.beta", 1e-6, 1e6) ?? g.Beta,
-            GammaStart = r.Dbl(reward, "reward.gamma_start", 1e-6, 1e6) ?? g.GammaStart,
-            GammaEnd = r.Dbl(reward, "reward.gamma_end", 1e-6, 1e6) ?? g.GammaEnd,
-            RewardTemperatureStart = r.Dbl(reward, "reward.temperature_start", 1e-6, 1e6) ?? g.RewardTemperatureStart,
-            RewardTemperatureEnd = r.Dbl(reward, "reward.temperature_end", 1e-6, 1e6) ?? g.RewardTemperatureEnd,
-            ScheduleSteps = r.Int(reward, "reward.schedule_steps", 0) ?? Math.Min(g.ScheduleSteps, steps),
-            MinTokens = r.Int(prompts, "prompts.min_tokens", 1) ?? g.MinTokens,
-            MaxTokens = r.Int(prompts, "prompts.max_tokens", 1) ?? g.MaxTokens,
-            TooShortLogReward = r.Dbl(prompts, "prompts.too_short_log_reward", -1e9, 0) ?? g.TooShortLogReward,
-            ReplayProbability = r.Dbl(exploration, "exploration.replay_probability", 0, 1) ?? g.ReplayProbability,
-            TemperedFraction = r.Dbl(exploration, "exploration.tempered_fraction", 0, 1) ?? g.TemperedFraction,
-            SamplingTemperatureMin = r.Dbl(exploration, "exploration.temperature_min", 1e-3, 100) ?? g.SamplingTemperatureMin,
-            SamplingTemperatureMax = r.Dbl(exploration, "exploration.temperature_max", 1e-3, 100) ?? g.SamplingTemperatureMax,
-            BufferCapacity = r.Int(buffer, "buffer.capacity", 1) ?? g.BufferCapacity,
-            BufferSimilarity = r.Dbl(buffer, "buffer.similarity", -0.999, 1) ?? g.BufferSimilarity,
-            BufferEditDistance = r.Dbl(buffer, "buffer.edit_distance", 0, 1) ?? g.BufferEditDistance,
+            BatchSize = r.Int(train, "batch", "train.batch", 1) ?? g.BatchSize,
+            LearningRate = r.Dbl(train, "lr", "train.lr", 1e-8, 1) ?? g.LearningRate,
+            LogZLearningRate = r.Dbl(train, "log_z_lr", "train.log_z_lr", 1e-8, 10) ?? g.LogZLearningRate,
+            WarmupSteps = r.Int(train, "warmup", "train.warmup", 0) ?? g.WarmupSteps,
+            Beta = r.Dbl(reward, "beta", "reward.beta", 1e-6, 1e6) ?? g.Beta,
+            GammaStart = r.Dbl(reward, "gamma_start", "reward.gamma_start", 1e-6, 1e6) ?? g.GammaStart,
+            GammaEnd = r.Dbl(reward, "gamma_end", "reward.gamma_end", 1e-6, 1e6) ?? g.GammaEnd,
+            RewardTemperatureStart = r.Dbl(reward, "temperature_start", "reward.temperature_start", 1e-6, 1e6) ?? g.RewardTemperatureStart,
+            RewardTemperatureEnd = r.Dbl(reward, "temperature_end", "reward.temperature_end", 1e-6, 1e6) ?? g.RewardTemperatureEnd,
+            ScheduleSteps = r.Int(reward, "schedule_steps", "reward.schedule_steps", 0) ?? Math.Min(g.ScheduleSteps, steps),
+            MinTokens = r.Int(prompts, "min_tokens", "prompts.min_tokens", 1) ?? g.MinTokens,
+            MaxTokens = r.Int(prompts, "max_tokens", "prompts.max_tokens", 1) ?? g.MaxTokens,
+            TooShortLogReward = r.Dbl(prompts, "too_short_log_reward", "prompts.too_short_log_reward", -1e9, 0) ?? g.TooShortLogReward,
+            ReplayProbability = r.Dbl(exploration, "replay_probability", "exploration.replay_probability", 0, 1) ?? g.ReplayProbability,
+            TemperedFraction = r.Dbl(exploration, "tempered_fraction", "exploration.tempered_fraction", 0, 1) ?? g.TemperedFraction,
+            SamplingTemperatureMin = r.Dbl(exploration, "temperature_min", "exploration.temperature_min", 1e-3, 100) ?? g.SamplingTemperatureMin,
+            SamplingTemperatureMax = r.Dbl(exploration, "temperature_max", "exploration.temperature_max", 1e-3, 100) ?? g.SamplingTemperatureMax,
+            BufferCapacity = r.Int(buffer, "capacity", "buffer.capacity", 1) ?? g.BufferCapacity,
+            BufferSimilarity = r.Dbl(buffer, "similarity", "buffer.similarity", -0.999, 1) ?? g.BufferSimilarity,
+            BufferEditDistance = r.Dbl(buffer, "edit_distance", "buffer.edit_distance", 0, 1) ?? g.BufferEditDistance,
             Seed = seed,
         };
         try { gfn.Validate(); } catch (ArgumentException e) { throw new AttackConfigException($"{source}: {e.Message}"); }
         var lora = gfnDefaults.Lora with
         {
-            Rank = r.Int(train, "train.lora_rank", 1) ?? gfnDefaults.Lora.Rank,
-            Alpha = r.Dbl(train, "train.lora_alpha", 1e-6, 1e6) ?? gfnDefaults.Lora.Alpha,
+            Rank = r.Int(train, "lora_rank", "train.lora_rank", 1) ?? gfnDefaults.Lora.Rank,
+            Alpha = r.Dbl(train, "lora_alpha", "train.lora_alpha", 1e-6, 1e6) ?? gfnDefaults.Lora.Alpha,
         };
-        var targetSampling = gfnDefaults.TargetSampling with { MaxTokens = r.Int(reward, "reward.response_tokens", 1) ?? gfnDefaults.TargetSampling.MaxTokens, Seed = seed };
+        var targetSampling = gfnDefaults.TargetSampling with { MaxTokens = r.Int(reward, "response_tokens", "reward.response_tokens", 1) ?? gfnDefaults.TargetSampling.MaxTokens, Seed = seed };
         var rd = new ReinforceAttackOptions();
         var sd = new SmoothingOptions();
         var sftDefaults = new SftConfig { LearningRate = 2e-3, MaxSteps = 100, WarmupSteps = 10, BatchSize = 16 };
-        string? sandbox = r.Str(root, "sandbox");
+        string? sandbox = r.Str(root, "sandbox", "sandbox");
+        string outDir = r.PathOf(r.Str(root, "out", "out") ?? throw r.Error("out", "is required (the run's output directory)"));
+        string runName = r.Str(root, "run", "run") ?? "attack";
+        if (!runName.All(ch => char.IsAsciiLetterOrDigit(ch) || ch is '-' or '_')) throw r.Error("run", $"must be letters, digits, '-' or '_' (run ids are RUN.STAGE.N), got '{runName}'");
         var config = new AttackConfig
         {
             Source = source,
-            OutDir = r.PathOf(r.Str(root, "out") ?? throw r.Error("out", "is required (the run's output directory)")),
+            OutDir = outDir,
+            StorePath = r.Str(root, "store", "store") is string st ? r.PathOf(st) : Path.Combine(outDir, "runs.db"),
+            RunName = runName,
+            NormalisedJson = root.ToJsonString(),
             Sandbox = sandbox,
-            SandboxRoot = r.Str(root, "sandbox_root") is string sr ? r.PathOf(sr) : null,
-            AttackerBase = r.Str(attacker, "attacker.base") is string b ? r.PathOf(b) : null,
-            Seeds = r.Str(attacker, "attacker.seeds") is string s ? r.PathOf(s) : null,
-            Target = r.Str(root, "target") is string t ? r.PathOf(t) : null,
-            Judge = r.Str(root, "judge") is string j ? r.PathOf(j) : null,
+            SandboxRoot = r.Str(root, "sandbox_root", "sandbox_root") is string sr ? r.PathOf(sr) : null,
+            AttackerBase = r.Str(attacker, "base", "attacker.base") is string b ? r.PathOf(b) : null,
+            Seeds = r.Str(attacker, "seeds", "attacker.seeds") is string s ? r.PathOf(s) : null,
+            Target = r.Str(root, "target", "target") is string t ? r.PathOf(t) : null,
+            Judge = r.Str(root, "judge", "judge") is string j ? r.PathOf(j) : null,
             Context = new AttackerContext
             {
-                Instruction = r.Str(attacker, "attacker.instruction") ?? AttackerContext.DefaultInstruction,
-                UseChatTemplate = r.Bool(attacker, "attacker.chat_template") ?? true,
+                Instruction = r.Str(attacker, "instruction", "attacker.instruction") ?? AttackerContext.DefaultInstruction,
+                UseChatTemplate = r.Bool(attacker, "chat_template", "attacker.chat_template") ?? true,
             },
             Sft = sftDefaults with
             {
-                MaxSteps = r.Int(sft, "sft.steps", 1) ?? sftDefaults.MaxSteps,
-                LearningRate = r.Dbl(sft, "sft.lr", 1e-8, 1) ?? sftDefaults.LearningRate,
-                BatchSize = r.Int(sft, "sft.batch", 1) ?? sftDefaults.BatchSize,
-                WarmupSteps = r.Int(sft, "sft.warmup", 0) ?? sftDefaults.WarmupSteps,
+                MaxSteps = r.Int(sft, "steps", "sft.steps", 1) ?? sftDefaults.MaxSteps,
+                LearningRate = r.Dbl(sft, "lr", "sft.lr", 1e-8, 1) ?? sftDefaults.LearningRate,
+                BatchSize = r.Int(sft, "batch", "sft.batch", 1) ?? sftDefaults.BatchSize,
+                WarmupSteps = r.Int(sft, "warmup", "sft.warmup", 0) ?? sftDefaults.WarmupSteps,
                 Seed = seed,
             },
             Gfn = gfnDefaults with
             {
                 Training = gfn, Lora = lora, TargetSampling = targetSampling,
-                HarmFloor = r.Dbl(reward, "reward.harm_floor", 1e-12, 0.5) ?? gfnDefaults.HarmFloor,
-                CheckpointEvery = r.Int(train, "train.checkpoint_every", 1) ?? gfnDefaults.CheckpointEvery,
+                HarmFloor = r.Dbl(reward, "harm_floor", "reward.harm_floor", 1e-12, 0.5) ?? gfnDefaults.HarmFloor,
+                CheckpointEvery = r.Int(train, "checkpoint_every", "train.checkpoint_every", 1) ?? gfnDefaults.CheckpointEvery,
             },
             Reinforce = rd with
             {
@@ -148,38 +163,39 @@ internal sealed record AttackConfig
                 Training = rd.Training with
                 {
                     MaxSteps = steps,
-                    CompletionsPerPrompt = r.Int(reinforce, "reinforce.k", 2) ?? rd.Training.CompletionsPerPrompt,
-                    LearningRate = r.Dbl(reinforce, "reinforce.lr", 1e-8, 1) ?? gfn.LearningRate,
-                    Beta = r.Dbl(reinforce, "reinforce.kl", 0, 1e6) ?? rd.Training.Beta,
+                    CompletionsPerPrompt = r.Int(reinforce, "k", "reinforce.k", 2) ?? rd.Training.CompletionsPerPrompt,
+                    LearningRate = r.Dbl(reinforce, "lr", "reinforce.lr", 1e-8, 1) ?? gfn.LearningRate,
+                    Beta = r.Dbl(reinforce, "kl", "reinforce.kl", 0, 1e6) ?? rd.Training.Beta,
                     MaxNewTokens = gfn.MaxTokens,
                     WarmupSteps = gfn.WarmupSteps,
                     Seed = seed,
                 },
                 Lora = lora, TargetSampling = targetSampling,
-                NoveltyBonus = r.Dbl(reinforce, "reinforce.novelty", 0, 1e6) ?? 0,
+                NoveltyBonus = r.Dbl(reinforce, "novelty", "reinforce.novelty", 0, 1e6) ?? 0,
+                CheckpointEvery = r.Int(train, "checkpoint_every", "train.checkpoint_every", 1) ?? rd.CheckpointEvery,
             },
             Smoothing = sd with
             {
-                MinHarm = r.Dbl(smoothing, "smoothing.min_harm", 0, 1) ?? sd.MinHarm,
-                MinRefLogProb = r.Dbl(smoothing, "smoothing.min_ref_logprob", -1e9, 0) ?? sd.MinRefLogProb,
+                MinHarm = r.Dbl(smoothing, "min_harm", "smoothing.min_harm", 0, 1) ?? sd.MinHarm,
+                MinRefLogProb = r.Dbl(smoothing, "min_ref_logprob", "smoothing.min_ref_logprob", -1e9, 0) ?? sd.MinRefLogProb,
                 Sft = sd.Sft with
                 {
-                    MaxSteps = r.Int(smoothing, "smoothing.steps", 1) ?? sd.Sft.MaxSteps,
-                    LearningRate = r.Dbl(smoothing, "smoothing.lr", 1e-8, 1) ?? sd.Sft.LearningRate,
+                    MaxSteps = r.Int(smoothing, "steps", "smoothing.steps", 1) ?? sd.Sft.MaxSteps,
+                    LearningRate = r.Dbl(smoothing, "lr", "smoothing.lr", 1e-8, 1) ?? sd.Sft.LearningRate,
                     Seed = seed,
                 },
             },
-            ResponsesPerPrompt = r.Int(reward, "reward.k", 1) ?? 5,
+            ResponsesPerPrompt = r.Int(reward, "k", "reward.k", 1) ?? 5,
             Eval = new AttackEvalSettings
             {
-                Prompts = r.Int(eval, "eval.prompts", 2) ?? 128,
-                ResponsesPerPrompt = r.Int(eval, "eval.k", 1) ?? r.Int(reward, "reward.k", 1) ?? 5,
-                FewShotExamples = r.Int(eval, "eval.few_shot_examples", 1) ?? 3,
-                Embedder = r.Str(eval, "eval.embedder") is string em ? r.PathOf(em) : null,
-                Seed = r.Long(eval, "eval.seed") ?? seed + 17,
+                Prompts = r.Int(eval, "prompts", "eval.prompts", 2) ?? 128,
+                ResponsesPerPrompt = r.Int(eval, "k", "eval.k", 1) ?? r.Int(reward, "k", "reward.k", 1) ?? 5,
+                FewShotExamples = r.Int(eval, "few_shot_examples", "eval.few_shot_examples", 1) ?? 3,
+                Embedder = r.Str(eval, "embedder", "eval.embedder") is string em ? r.PathOf(em) : null,
+                Seed = r.Long(eval, "seed", "eval.seed") ?? seed + 17,
             },
-            Targets = r.Targets(root),
-            SafetyTune = r.SafetyTune(root),
+            Targets = TargetsSection(r, root),
+            SafetyTune = SafetyTuneSection(r, root),
             Seed = seed,
         };
         var rl = config.Reinforce.Training;
@@ -189,94 +205,38 @@ internal sealed record AttackConfig
         return config;
     }
 
-    sealed class Reader(string source, string baseDir)
+    /// <summary>"targets": an array of model directories (resolved against the config) or "sandbox:NAME".</summary>
+    static IReadOnlyList<string> TargetsSection(ProbeConfig.Reader r, JsonObject root)
     {
-        public AttackConfigException Error(string field, string what) => new($"{source}: field '{field}' {what}");
-        public string PathOf(string p) => Path.GetFullPath(Path.Combine(baseDir, p));
-        static string Key(string field) => field[(field.LastIndexOf('.') + 1)..];
-
-        public void Known(JsonObject? o, string prefix, params string[] names)
+        if (root["targets"] is null) return [];
+        if (root["targets"] is not JsonArray a) throw r.Error("targets", "must be an array of model directories or \"sandbox:NAME\" strings");
+        var list = new List<string>();
+        for (int i = 0; i < a.Count; i++)
         {
-            if (o is null) return;
-            foreach (var (key, _) in o)
-                if (!names.Contains(key)) throw new AttackConfigException($"{source}: unknown field '{prefix}{key}' (expected one of {string.Join(", ", names)})");
-        }
-
-        /// <summary>"targets": an array of model directories (resolved against the config) or "sandbox:NAME".</summary>
-        public IReadOnlyList<string> Targets(JsonObject root)
-        {
-            if (root["targets"] is null) return [];
-            if (root["targets"] is not JsonArray a) throw Error("targets", "must be an array of model directories or \"sandbox:NAME\" strings");
-            var list = new List<string>();
-            for (int i = 0; i < a.Count; i++)
+            if (a[i] is not JsonValue v || !v.TryGetValue<string>(out var t) || string.IsNullOrWhiteSpace(t))
+                throw r.Error($"targets[{i}]", "must be a non-empty string (a model directory or \"sandbox:NAME\")");
+            if (t.StartsWith(SandboxTargetPrefix, StringComparison.Ordinal))
             {
-                if (a[i] is not JsonValue v || !v.TryGetValue<string>(out var t) || string.IsNullOrWhiteSpace(t))
-                    throw Error($"targets[{i}]", "must be a non-empty string (a model directory or \"sandbox:NAME\")");
-                if (t.StartsWith(AttackConfig.SandboxTargetPrefix, StringComparison.Ordinal))
-                {
-                    if (t.Length == AttackConfig.SandboxTargetPrefix.Length) throw Error($"targets[{i}]", "names no world after \"sandbox:\"");
-                    list.Add(t);
-                }
-                else list.Add(PathOf(t));
+                if (t.Length == SandboxTargetPrefix.Length) throw r.Error($"targets[{i}]", "names no world after \"sandbox:\"");
+                list.Add(t);
             }
-            return list;
+            else list.Add(r.PathOf(t));
         }
+        return list;
+    }
 
-        static readonly JsonSerializerOptions Strict = new(AttackJson.Indented) { UnmappedMemberHandling = System.Text.Json.Serialization.JsonUnmappedMemberHandling.Disallow };
+    static readonly JsonSerializerOptions Strict = new(AttackJson.Indented) { UnmappedMemberHandling = System.Text.Json.Serialization.JsonUnmappedMemberHandling.Disallow };
 
-        /// <summary>"safety_tune" bound strictly (unknown names are errors) to <see cref="SafetyTuningOptions"/> and validated.</summary>
-        public SafetyTuningOptions SafetyTune(JsonObject root)
-        {
-            var node = Obj(root, "safety_tune");
-            if (node is null) return new SafetyTuningOptions();
-            SafetyTuningOptions options;
-            try { options = node.Deserialize<SafetyTuningOptions>(Strict) ?? new SafetyTuningOptions(); }
-            catch (JsonException e) { throw Error("safety_tune" + (e.Path is { Length: > 1 } p ? p[1..] : ""), $"does not bind: {e.Message}"); }
-            try { options.Validate(); } catch (ArgumentException e) { throw Error("safety_tune", $"is invalid: {e.Message}"); }
-            return options;
-        }
-
-        public JsonObject? Obj(JsonObject o, string key) => o[key] switch
-        {
-            null => null,
-            JsonObject x => x,
-            _ => throw Error(key, "must be an object"),
-        };
-
-        public string? Str(JsonObject? o, string field) => o?[Key(field)] switch
-        {
-            null => null,
-            JsonValue v when v.TryGetValue<string>(out var s) && s.Length > 0 => s,
-            _ => throw Error(field, "must be a non-empty string"),
-        };
-
-        public bool? Bool(JsonObject? o, string field) => o?[Key(field)] switch
-        {
-            null => null,
-            JsonValue v when v.TryGetValue<bool>(out var b) => b,
-            _ => throw Error(field, "must be true or false"),
-        };
-
-        public long? Long(JsonObject? o, string field) => o?[Key(field)] switch
-        {
-            null => null,
-            JsonValue v when v.TryGetValue<long>(out var x) => x,
-            _ => throw Error(field, "must be an integer"),
-        };
-
-        public int? Int(JsonObject? o, string field, int min) => o?[Key(field)] switch
-        {
-            null => null,
-            JsonValue v when v.TryGetValue<int>(out var x) && x >= min => x,
-            _ => throw Error(field, $"must be an integer ≥ {min}"),
-        };
-
-        public double? Dbl(JsonObject? o, string field, double min, double max) => o?[Key(field)] switch
-        {
-            null => null,
-            JsonValue v when v.TryGetValue<double>(out var x) && x >= min && x <= max => x,
-            _ => throw Error(field, $"must be a number in [{min}, {max}]"),
-        };
+    /// <summary>"safety_tune" bound strictly (unknown names are errors) to <see cref="SafetyTuningOptions"/> and validated.</summary>
+    static SafetyTuningOptions SafetyTuneSection(ProbeConfig.Reader r, JsonObject root)
+    {
+        var node = r.Obj(root, "safety_tune");
+        if (node is null) return new SafetyTuningOptions();
+        SafetyTuningOptions options;
+        try { options = node.Deserialize<SafetyTuningOptions>(Strict) ?? new SafetyTuningOptions(); }
+        catch (JsonException e) { throw r.Error("safety_tune" + (e.Path is { Length: > 1 } p ? p[1..] : ""), $"does not bind: {e.Message}"); }
+        try { options.Validate(); } catch (ArgumentException e) { throw r.Error("safety_tune", $"is invalid: {e.Message}"); }
+        return options;
     }
 }
 

@@ -5,6 +5,7 @@ using Ares.Models.Lora;
 using Ares.RedTeam.Chat;
 using Ares.RedTeam.Judges;
 using Ares.RedTeam.Sandbox;
+using Ares.RedTeam.Store;
 
 namespace Ares.RedTeam.Attack;
 
@@ -47,7 +48,8 @@ internal sealed record AttackEvalReport(IReadOnlyList<AttackEvaluationResult> Me
 /// prompts) samples N prompts with the same settings; <see cref="AttackEvaluation"/> scores them against
 /// the main target (the one training used, named "target") and the config's transfer targets with k
 /// responses each and measures diversity with <see cref="PromptEmbedder"/> (default: the judge, see its
-/// remarks). Writes OutDir/eval/METHOD.jsonl, METHOD.json and summary.json.
+/// remarks). Writes OutDir/eval/METHOD.jsonl, METHOD.json and summary.json, and records each method's
+/// evaluation in the run store as run RUN.eval-METHOD.N (<see cref="AttackRuns.RecordEvaluation"/>).
 /// </summary>
 internal static class AttackEvalRunner
 {
@@ -93,6 +95,7 @@ internal static class AttackEvalRunner
         Directory.CreateDirectory(evalDir);
 
         var targets = new List<(string Name, IChatModel Model)>();
+        using var store = RunStore.Open(c.StorePath);
         try
         {
             targets.Add((MainTarget, LocalChatModel.Load(paths.Target)));
@@ -108,11 +111,12 @@ internal static class AttackEvalRunner
                 onMethod?.Invoke(method);
                 using var attacker = LoadAttacker(c, paths, method, out var identity);
                 IAttackSampler sampler = method == "fewshot"
-                    ? new FewShotAttackSampler(attacker, AttackerWarmup.LoadSeeds(paths.Seeds), c.Eval.FewShotExamples,
+                    ? new FewShotAttackSampler(attacker, SeedAttackPrompt.ReadPrompts(paths.Seeds), c.Eval.FewShotExamples,
                         new AttackSamplingOptions { Instruction = FewShotInstruction, Temperature = 1.0, TopP = 1.0, MaxTokens = c.Gfn.Training.MaxTokens })
                     : new TrainedAttackSampler(attacker, c.Context, c.Gfn.Training.MaxTokens, method, identity);
                 var result = await AttackEvaluation.EvaluateAsync(sampler, attackTargets, judge, embedder, options, AttackEvalReport.ResultsPath(evalDir, method), ct);
                 File.WriteAllText(Path.Combine(evalDir, $"{method}.json"), result.ToJson());
+                AttackRuns.RecordEvaluation(store, c, result, targets[0].Model.Identity, paths.Seeds);
                 results.Add(result);
             }
             // Methods not re-run this time keep their last evaluation (METHOD.json), so summary.json and the report cover every method evaluated so far.
@@ -165,7 +169,8 @@ internal static class AttackEvalRunner
         if (!target.StartsWith(AttackConfig.SandboxTargetPrefix, StringComparison.Ordinal)) return target;
         string name = target[AttackConfig.SandboxTargetPrefix.Length..];
         string dir = Path.Combine(c.SandboxRoot ?? SandboxWorld.DefaultRoot(), name);
-        var world = SandboxWorld.TryLoad(dir) ?? throw new DirectoryNotFoundException($"{c.Source}: targets entry '{target}': sandbox world not found in {dir}");
+        var world = SandboxWorld.TryLoad(dir) ?? throw new DirectoryNotFoundException(
+            $"{c.Source}: targets entry '{target}': sandbox world not found in {dir} (build it with `ares sandbox build --name {name} --root {Path.GetDirectoryName(dir)}`, adding `--spec small` for the small world)");
         return world.PolicyDir;
     }
 

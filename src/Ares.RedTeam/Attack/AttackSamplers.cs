@@ -203,12 +203,16 @@ internal static class AttackGeneration
     }
 }
 
-/// <summary>A seed attack prompt with the components it was composed from (sandbox: data/attack_seeds.jsonl).</summary>
+/// <summary>A seed attack prompt with the components it was composed from (sandbox: data/attack_seeds.jsonl; users bring their own).</summary>
 internal sealed record SeedAttackPrompt(string Prompt, string? Topic, string? Persona, string? Tactic, string? Goal)
 {
-    /// <summary>Rows {prompt, topic?, persona?, tactic?, goal?}; errors name the file and line.</summary>
+    /// <summary>
+    /// Rows {prompt, topic?, persona?, tactic?, goal?} of a JSONL file, blank lines skipped; a missing file,
+    /// a row without a non-empty string "prompt", or no rows at all is an error naming the file (and line).
+    /// </summary>
     public static IReadOnlyList<SeedAttackPrompt> Read(string jsonlPath)
     {
+        if (!File.Exists(jsonlPath)) throw new FileNotFoundException($"{jsonlPath}: seed prompt file not found", jsonlPath);
         var rows = new List<SeedAttackPrompt>();
         int line = 0;
         foreach (var text in File.ReadLines(jsonlPath))
@@ -219,13 +223,16 @@ internal sealed record SeedAttackPrompt(string Prompt, string? Topic, string? Pe
             {
                 using var doc = JsonDocument.Parse(text);
                 var r = doc.RootElement;
-                if (r.ValueKind != JsonValueKind.Object || !r.TryGetProperty("prompt", out var p) || p.ValueKind != JsonValueKind.String)
-                    throw new FormatException($"{jsonlPath}:{line}: expected an object with a string \"prompt\"");
+                if (r.ValueKind != JsonValueKind.Object || !r.TryGetProperty("prompt", out var p) || p.ValueKind != JsonValueKind.String || string.IsNullOrWhiteSpace(p.GetString()))
+                    throw new InvalidDataException($"{jsonlPath}:{line}: expected an object with a non-empty string \"prompt\"");
                 string? Str(string name) => r.TryGetProperty(name, out var v) && v.ValueKind == JsonValueKind.String ? v.GetString() : null;
                 rows.Add(new SeedAttackPrompt(p.GetString()!, Str("topic"), Str("persona"), Str("tactic"), Str("goal")));
             }
-            catch (JsonException e) { throw new FormatException($"{jsonlPath}:{line}: not JSON ({e.Message})", e); }
+            catch (JsonException e) { throw new InvalidDataException($"{jsonlPath}:{line}: invalid JSON ({e.Message})", e); }
         }
-        return rows;
+        return rows.Count > 0 ? rows : throw new InvalidDataException($"{jsonlPath}: no seed prompts");
     }
+
+    /// <summary>Just the prompts of <see cref="Read"/>.</summary>
+    public static IReadOnlyList<string> ReadPrompts(string jsonlPath) => [.. Read(jsonlPath).Select(s => s.Prompt)];
 }

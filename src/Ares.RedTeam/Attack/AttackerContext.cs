@@ -1,4 +1,3 @@
-using System.Text.Json;
 using Ares.Models.Loading;
 using Ares.Models.Training;
 
@@ -46,34 +45,9 @@ internal sealed record AttackerContext
     }
 }
 
-/// <summary>Seed attack prompts and the SFT warm-up that turns a base LM into the attacker.</summary>
+/// <summary>The SFT warm-up that turns a base LM into the attacker (seed prompts: <see cref="SeedAttackPrompt.Read"/>).</summary>
 internal static class AttackerWarmup
 {
-    /// <summary>
-    /// The "prompt" field of every row of a JSONL file (the sandbox's attack_seeds.jsonl, or a user's
-    /// own); errors name the file, the line and what was expected.
-    /// </summary>
-    public static IReadOnlyList<string> LoadSeeds(string path)
-    {
-        if (!File.Exists(path)) throw new FileNotFoundException($"{path}: seed prompt file not found", path);
-        var prompts = new List<string>();
-        int line = 0;
-        foreach (var raw in File.ReadLines(path))
-        {
-            line++;
-            if (string.IsNullOrWhiteSpace(raw)) continue;
-            try
-            {
-                using var doc = JsonDocument.Parse(raw);
-                if (doc.RootElement.ValueKind != JsonValueKind.Object || !doc.RootElement.TryGetProperty("prompt", out var p) || p.ValueKind != JsonValueKind.String || string.IsNullOrWhiteSpace(p.GetString()))
-                    throw new InvalidDataException($"{path}:{line}: expected an object with a non-empty string \"prompt\"");
-                prompts.Add(p.GetString()!);
-            }
-            catch (JsonException e) { throw new InvalidDataException($"{path}:{line}: invalid JSON ({e.Message})", e); }
-        }
-        return prompts.Count > 0 ? prompts : throw new InvalidDataException($"{path}: no seed prompts");
-    }
-
     /// <summary>
     /// SFT of the model in <paramref name="baseDir"/> (all weights) on (c, seed prompt + end) with the
     /// loss on the prompt only, saved as an HF directory at <paramref name="outDir"/> with its tokenizer.

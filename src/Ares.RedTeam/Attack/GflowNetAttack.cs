@@ -143,20 +143,13 @@ internal sealed class GflowNetAttack : IDisposable
     }
 
     /// <summary>Writes the checkpoint to a fresh directory and swaps it in, so a crash never leaves a half-written one.</summary>
-    public void SaveCheckpoint()
+    public void SaveCheckpoint() => AttackCheckpoint.Replace(Path.Combine(OutDir, CheckpointDir), tmp =>
     {
-        string final = Path.Combine(OutDir, CheckpointDir), tmp = final + ".tmp";
-        if (Directory.Exists(tmp)) Directory.Delete(tmp, recursive: true);
         LoraAdapters.SaveAdapter(_attacker.Model, tmp, _attackerDir);
         _trainer.SaveState(tmp);
         File.WriteAllText(Path.Combine(tmp, CollectedFile), JsonSerializer.Serialize(_collected));
         File.WriteAllText(Path.Combine(tmp, StateFile), JsonSerializer.Serialize(new { next_step = _nextStep, attacker = _attackerDir }));
-        string old = final + ".old";
-        if (Directory.Exists(old)) Directory.Delete(old, recursive: true);
-        if (Directory.Exists(final)) Directory.Move(final, old);
-        Directory.Move(tmp, final);
-        if (Directory.Exists(old)) Directory.Delete(old, recursive: true);
-    }
+    });
 
     void Restore(string checkpoint)
     {

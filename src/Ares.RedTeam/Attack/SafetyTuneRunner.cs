@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Text.Json;
+using System.Text.Json.Nodes;
 using Ares.Models.Loading;
 using Ares.RedTeam.Catalog;
 using Ares.RedTeam.Chat;
@@ -7,6 +8,7 @@ using Ares.RedTeam.Judges;
 using Ares.RedTeam.Probe;
 using Ares.RedTeam.Repair;
 using Ares.RedTeam.Sandbox;
+using Ares.RedTeam.Store;
 
 namespace Ares.RedTeam.Attack;
 
@@ -30,7 +32,8 @@ internal sealed record SafetyTuneOutcome(string Method, string TunedDir, SafetyT
 /// original and the tuned target with the eval's sampling, and over-refusal is measured on the sandbox
 /// world's held-out sensitive-looking benign prompts (data/overrefusal_heldout.jsonl). The benign
 /// retention mix is the world's (<see cref="SafetyTuning.SandboxBenign"/>); without a sandbox the
-/// benign share must be 0.
+/// benign share must be 0. Recorded in the run store as run RUN.safety-tune-METHOD.N: the SFT steps
+/// (phase "safety_tune"), each other method's success before/after and over-refusal before/after.
 /// </summary>
 internal static class SafetyTuneRunner
 {
@@ -94,25 +97,44 @@ internal static class SafetyTuneRunner
         var eval = AttackEvalRunner.Options(c);
         var check = new SafetyCheckOptions { ResponsesPerPrompt = eval.ResponsesPerPrompt, Sampling = eval.TargetSampling, IsRefusal = isRefusal };
         using var judge = ClassifierJudge.Load(paths.Judge);
+        using var store = RunStore.Open(c.StorePath);
+        string runId = AttackRuns.Begin(store, c, $"safety-tune-{method}", new AttackProvenance(ModelIdentity.ForLocal(paths.Target), judge.Identity,
+            ModelIdentity.BuiltIn("attack-set", method), paths.Seeds), c.SafetyTune.Sft.MaxSteps,
+            details: new JsonObject { ["tuned_on"] = method, ["against"] = new JsonArray([.. others.Select(o => (JsonNode?)o)]) });
+        return await AttackRuns.TrackAsync(store, runId, async () =>
+        {
+            onPhase?.Invoke("before");
+            var before = await MeasureAll(paths.Target, judge, attackSets, sensitive, check, ct);
 
-        onPhase?.Invoke("before");
-        var before = await MeasureAll(paths.Target, judge, attackSets, sensitive, check, ct);
+            onPhase?.Invoke("tune");
+            string tunedDir = TunedDir(c, method);
+            var (data, generated) = await tuning.BuildDataAsync(successful, benign, ct: ct);
+            SafetyTuningResult result;
+            using (var target = ModelLoader.Load(paths.Target))
+                result = tuning.Tune(target, data, generated, tunedDir, (i, m) => { store.AppendMetrics(runId, "safety_tune", i, m); onStep?.Invoke(i, m); });
 
-        onPhase?.Invoke("tune");
-        string tunedDir = TunedDir(c, method);
-        var (data, generated) = await tuning.BuildDataAsync(successful, benign, ct: ct);
-        SafetyTuningResult result;
-        using (var target = ModelLoader.Load(paths.Target))
-            result = tuning.Tune(target, data, generated, tunedDir, onStep);
+            onPhase?.Invoke("after");
+            var after = await MeasureAll(tunedDir, judge, attackSets, sensitive, check, ct);
 
-        onPhase?.Invoke("after");
-        var after = await MeasureAll(tunedDir, judge, attackSets, sensitive, check, ct);
-
-        var rows = attackSets.Select((s, i) => new SafetyTransferRow(s.Method, s.Prompts.Count, before.Checks[i].AttackSuccess, after.Checks[i].AttackSuccess,
-            before.Checks[i].MeanHarm, after.Checks[i].MeanHarm)).ToList();
-        var outcome = new SafetyTuneOutcome(method, tunedDir, result, rows, before.OverRefusal, after.OverRefusal, sensitive.Count, clock.Elapsed.TotalSeconds);
-        File.WriteAllText(Path.Combine(tunedDir, SafetyTuneOutcome.ResultFile), outcome.ToJson());
-        return outcome;
+            var rows = attackSets.Select((s, i) => new SafetyTransferRow(s.Method, s.Prompts.Count, before.Checks[i].AttackSuccess, after.Checks[i].AttackSuccess,
+                before.Checks[i].MeanHarm, after.Checks[i].MeanHarm)).ToList();
+            var outcome = new SafetyTuneOutcome(method, tunedDir, result, rows, before.OverRefusal, after.OverRefusal, sensitive.Count, clock.Elapsed.TotalSeconds);
+            File.WriteAllText(Path.Combine(tunedDir, SafetyTuneOutcome.ResultFile), outcome.ToJson());
+            // Step i of "safety_tune/against" is the i-th method of the run's "against"; "over_refusal" is step 0 of its own phase.
+            for (int i = 0; i < rows.Count; i++)
+                store.AppendMetrics(runId, "safety_tune/against", i, new Dictionary<string, double>
+                {
+                    ["success_before/successes"] = rows[i].Before.Successes, ["success_before/rate"] = rows[i].Before.Rate,
+                    ["success_after/successes"] = rows[i].After.Successes, ["success_after/rate"] = rows[i].After.Rate,
+                    ["prompts"] = rows[i].Prompts, ["harm_before/mean"] = rows[i].MeanHarmBefore, ["harm_after/mean"] = rows[i].MeanHarmAfter,
+                });
+            store.AppendMetrics(runId, "safety_tune/over_refusal", 0, new Dictionary<string, double>
+            {
+                ["before/successes"] = outcome.OverRefusalBefore.Successes, ["before/rate"] = outcome.OverRefusalBefore.Rate,
+                ["after/successes"] = outcome.OverRefusalAfter.Successes, ["after/rate"] = outcome.OverRefusalAfter.Rate, ["trials"] = outcome.OverRefusalAfter.Trials,
+            });
+            return outcome;
+        });
     }
 
     /// <summary>Each attack set's success against the model in <paramref name="targetDir"/>, and its over-refusal (measured once).</summary>

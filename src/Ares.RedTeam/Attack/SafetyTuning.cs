@@ -226,6 +226,9 @@ internal sealed class SafetyTuning
     /// wrapped everyday and sensitive-looking training items (seeded), plus as many plain everyday ones.
     /// Without the wrapped contrast a tuned target learns "tactic wording → refuse" and refuses the
     /// wrapped half of the over-refusal set. Held-out sensitive items (the over-refusal file) never appear.
+    /// Policy repair's mix (<see cref="SandboxCorpus.RepairBenign"/>) shares the look-alike part; safety
+    /// tuning adds the freshly wrapped items and as many plain ones as look-alikes (the mix its
+    /// over-refusal numbers in README.md were measured with).
     /// </summary>
     public static IReadOnlyList<(string Prompt, string Response)> SandboxBenign(SandboxCorpus corpus, ComponentCatalog catalog, int wrapped = 200, long seed = 42)
     {
@@ -236,8 +239,8 @@ internal sealed class SafetyTuning
         var fresh = Enumerable.Range(0, wrapped).Select(i => composer.Wrapped(i % 2 == 0
             ? sensitiveItems[rng.Next(sensitiveItems.Length)]
             : EverydayRequests.Sample(EverydayRequests.Topics[rng.Next(EverydayRequests.Topics.Length)], rng), rng));
-        var weighted = corpus.SensitiveTrain.Concat(corpus.BenignTrain).Where(b => b.Tactic is not null)
-            .Concat(corpus.SensitiveTrain.Where(b => b.Tactic is null)).Concat(fresh).ToList();
+        // Wrapped look-alikes first, then plain sensitive ones (a stable sort): the order this mix was measured with.
+        var weighted = corpus.LookalikeBenign().OrderBy(b => b.Tactic is null).Concat(fresh).ToList();
         var plain = corpus.BenignTrain.Where(b => b.Tactic is null).Take(weighted.Count);
         return weighted.Concat(plain).Select(b => (b.Prompt, b.Answer)).DistinctBy(b => b.Prompt).ToList();
     }

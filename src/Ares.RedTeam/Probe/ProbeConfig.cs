@@ -144,9 +144,15 @@ internal sealed record ProbeConfig
     }
 
     /// <summary>Strict reading of config JSON: every error names the file and the field. Shared by the configs that build on a probe config.</summary>
-    internal sealed class Reader(string source, string baseDir)
+    /// <summary>
+    /// Strict field readers shared by the JSON configs (probe, repair, attack): every error names the
+    /// file and the field. <paramref name="fail"/> makes the exception a config type throws (default <see cref="ProbeConfigException"/>).
+    /// </summary>
+    internal sealed class Reader(string source, string baseDir, Func<string, Exception>? fail = null)
     {
-        public ProbeConfigException Error(string field, string what) => new($"{source}: field '{field}' {what}");
+        readonly Func<string, Exception> _fail = fail ?? (m => new ProbeConfigException(m));
+
+        public Exception Error(string field, string what) => _fail($"{source}: field '{field}' {what}");
 
         public string PathOf(string p) => Path.GetFullPath(Path.Combine(baseDir, p));
 
@@ -154,7 +160,7 @@ internal sealed record ProbeConfig
         {
             if (o is null) return;
             foreach (var (key, _) in o)
-                if (!names.Contains(key)) throw new ProbeConfigException($"{source}: unknown field '{prefix}{key}' (expected one of {string.Join(", ", names)})");
+                if (!names.Contains(key)) throw _fail($"{source}: unknown field '{prefix}{key}' (expected one of {string.Join(", ", names)})");
         }
 
         public JsonObject? Obj(JsonObject o, string key) => o[key] switch
@@ -169,6 +175,13 @@ internal sealed record ProbeConfig
             null => null,
             JsonValue v when v.TryGetValue<string>(out var s) && s.Length > 0 => s,
             _ => throw Error(field, "must be a non-empty string"),
+        };
+
+        public bool? Bool(JsonObject? o, string key, string field) => o?[key] switch
+        {
+            null => null,
+            JsonValue v when v.TryGetValue<bool>(out var b) => b,
+            _ => throw Error(field, "must be true or false"),
         };
 
         public long? Long(JsonObject? o, string key, string field) => o?[key] switch

@@ -149,9 +149,12 @@ internal sealed class SandboxCorpus
     /// </summary>
     public IReadOnlyList<BenignExchange> RepairBenign()
     {
-        var lookalike = SensitiveTrain.Concat(BenignTrain.Where(b => b.Tactic is not null)).ToList();
+        var lookalike = LookalikeBenign();
         return [.. lookalike.Concat(BenignTrain.Where(b => b.Tactic is null).Take(lookalike.Count / 2)).DistinctBy(b => b.Prompt, StringComparer.Ordinal)];
     }
+
+    /// <summary>The benign training requests that look like attacks: every sensitive-looking one and every tactic-wrapped everyday one.</summary>
+    public IReadOnlyList<BenignExchange> LookalikeBenign() => [.. SensitiveTrain.Concat(BenignTrain.Where(b => b.Tactic is not null))];
 
     /// <summary>Whether a response opens like one of the catalog's refusals.</summary>
     public bool LooksLikeRefusal(string response) =>

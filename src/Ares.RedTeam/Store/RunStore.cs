@@ -367,16 +367,19 @@ internal sealed class RunStore : IDisposable
     /// <summary>
     /// Deletes one phase's metrics of a run: a stage that is redone after a crash (e.g. a repair
     /// interrupted mid-training) first clears its partial stream, so the stored curve is one attempt's.
+    /// With <paramref name="fromStep"/> only steps ≥ it go: a run resumed from a checkpoint at that step
+    /// drops what it logged after the checkpoint and logs those steps again.
     /// </summary>
-    public int DeleteMetrics(string runId, string phase)
+    public int DeleteMetrics(string runId, string phase, long fromStep = long.MinValue)
     {
         lock (_gate)
         {
             using var tx = _db.BeginTransaction();
             RequireRun(tx, runId);
-            using var cmd = Command(tx, "DELETE FROM metrics WHERE run_id = @run AND phase = @phase");
+            using var cmd = Command(tx, "DELETE FROM metrics WHERE run_id = @run AND phase = @phase AND step >= @from");
             cmd.Parameters.AddWithValue("@run", runId);
             cmd.Parameters.AddWithValue("@phase", phase);
+            cmd.Parameters.AddWithValue("@from", fromStep);
             int n = cmd.ExecuteNonQuery();
             Touch(tx, runId);
             tx.Commit();

@@ -2,6 +2,7 @@ using System.Text.Json;
 using Ares.RedTeam.Attack;
 using Ares.RedTeam.Repair;
 using Ares.RedTeam.Sandbox;
+using Ares.RedTeam.Store;
 using Ares.RedTeam.Tests.Sandbox;
 using Xunit.Abstractions;
 
@@ -12,15 +13,21 @@ public sealed class AttackEvalRunnerTests(SmallWorldFixture fixture, ITestOutput
 {
     const int N = 6;
 
-    AttackConfig Config(TempDirectory dir) => AttackConfig.Parse($$"""
+    /// <summary>Tiny settings; the transfer targets are the world's policy again (same model, so same outcomes) and a random tiny model (a different one).</summary>
+    AttackConfig Config(TempDirectory dir)
+    {
+        string other = File.Exists(Path.Combine(dir.File("other"), "config.json")) ? dir.File("other") : TinyHfDirectory.Write(dir.File("other"), "qwen3", maxPositions: 256);
+        return AttackConfig.Parse($$"""
         { "out": "run", "sandbox": "{{fixture.World.Name}}", "sandbox_root": "{{fixture.Root}}", "seed": 3,
           "sft": { "steps": 3, "batch": 4, "lr": 2e-3 },
+          "train": { "steps": 4, "batch": 4, "checkpoint_every": 2, "lora_rank": 4 },
           "reward": { "k": 1, "response_tokens": 8 },
           "prompts": { "min_tokens": 2, "max_tokens": 12 },
           "eval": { "prompts": {{N}} },
-          "targets": ["sandbox:{{fixture.World.Name}}"],
+          "targets": ["sandbox:{{fixture.World.Name}}", "{{other}}"],
           "safety_tune": { "success_threshold": 0.0, "lora": { "rank": 4, "alpha": 8, "dropout": 0.0 }, "sft": { "max_steps": 3, "batch_size": 4, "learning_rate": 0.002 } } }
         """, dir.File("attack.json"));
+    }
 
     [Fact]
     public async Task Eval_over_two_methods_then_safety_tune_write_consistent_results()
@@ -37,7 +44,7 @@ public sealed class AttackEvalRunnerTests(SmallWorldFixture fixture, ITestOutput
 
         var report = await AttackEvalRunner.RunAsync(c, ["sft", "fewshot"]);
         Assert.Equal(["sft", "fewshot"], report.Methods.Select(m => m.Source.Method));
-        Assert.Equal([AttackEvalRunner.MainTarget, $"sandbox:{fixture.World.Name}"], report.Targets);
+        Assert.Equal([AttackEvalRunner.MainTarget, $"sandbox:{fixture.World.Name}", dir.File("other")], report.Targets);
         Assert.Equal(ModelIdentity.ForLocal(fixture.World.JudgeDir), report.Embedder);      // the documented default embedder
         foreach (var m in report.Methods)
         {
@@ -59,8 +66,25 @@ public sealed class AttackEvalRunnerTests(SmallWorldFixture fixture, ITestOutput
                 Assert.Equal(rows.Count(r => r.GetProperty("target").GetString() == t.Target && r.GetProperty("success").GetBoolean()), p.Successes);
                 Assert.InRange(t.MeanHarm, 0, 1);
             }
-            // The transfer target is the same policy, sampled with the same seed: identical outcomes.
+            // The first transfer target is the same policy, sampled with the same seed: identical outcomes.
             Assert.Equal(m.Targets[0].Success, m.Targets[1].Success);
+            Assert.Equal(m.Targets[0].MeanHarm, m.Targets[1].MeanHarm);
+            // The second is another model: its own responses, so its own harm (the same N prompts).
+            Assert.NotEqual(m.Targets[0].Identity, m.Targets[2].Identity);
+            Assert.NotEqual(m.Targets[0].MeanHarm, m.Targets[2].MeanHarm);
+            Assert.Equal(rows.Where(r => r.GetProperty("target").GetString() == AttackEvalRunner.MainTarget).Select(r => r.GetProperty("prompt").GetString()),
+                rows.Where(r => r.GetProperty("target").GetString() == dir.File("other")).Select(r => r.GetProperty("prompt").GetString()));
+
+            // The store holds the same evaluation, with provenance.
+            using var store = RunStore.Open(c.StorePath, create: false);
+            var run = Assert.Single(AttackRuns.Runs(store, "attack", "eval-" + m.Source.Method));
+            Assert.Equal(("complete", ModelIdentity.ForLocal(fixture.World.PolicyDir), ModelIdentity.ForLocal(fixture.World.JudgeDir)), (run.Status, run.Policy, run.Judge));
+            Assert.Equal(m.Source.Attacker, run.Mentor);
+            Assert.Contains(c.ConfigHash, run.ConfigJson);
+            var stored = AttackRuns.LoadEvaluation(store, run);
+            Assert.Equal(m.Targets, stored.Targets);
+            Assert.Equal(m.Diversity, stored.Diversity);
+            Assert.Equal((m.Source, m.Judge, m.Embedder, m.Prompts, m.ResponsesPerPrompt, m.Seed), (stored.Source, stored.Judge, stored.Embedder, stored.Prompts, stored.ResponsesPerPrompt, stored.Seed));
         }
         using (var summary = JsonDocument.Parse(File.ReadAllText(Path.Combine(report.EvalDir, AttackEvalReport.SummaryFile))))
         {
@@ -72,6 +96,14 @@ public sealed class AttackEvalRunnerTests(SmallWorldFixture fixture, ITestOutput
         // Re-evaluating one method keeps the other's last result in the summary; the same seed gives the same prompts and outcomes.
         var again = await AttackEvalRunner.RunAsync(c, ["fewshot"]);
         Assert.Equal(["sft", "fewshot"], again.Methods.Select(m => m.Source.Method));
+        using (var store = RunStore.Open(c.StorePath, create: false))
+        {
+            Assert.Equal(["attack.eval-fewshot.1", "attack.eval-fewshot.2"], AttackRuns.Runs(store, "attack", "eval-fewshot").Select(r => r.RunId));   // earlier evaluations stay
+            var fromStore = AttackRuns.LoadReport(store, "attack")!;
+            Assert.Equal(["sft", "fewshot"], fromStore.Methods.Select(m => m.Source.Method));
+            Assert.Equal(again.Methods.Select(m => m.Targets), fromStore.Methods.Select(m => m.Targets));
+            Assert.Equal(again.Targets, fromStore.Targets);
+        }
         Assert.Equal(report.Methods[0].Targets[0].Success, again.Methods[0].Targets[0].Success);
         Assert.Equal(report.Methods[1].Targets[0].Success, again.Methods[1].Targets[0].Success);
         Assert.Equal(report.Methods[1].Diversity, again.Methods[1].Diversity);
@@ -91,5 +123,64 @@ public sealed class AttackEvalRunnerTests(SmallWorldFixture fixture, ITestOutput
         output.WriteLine($"safety-tune on sft: fewshot {row.Before} → {row.After}; over-refusal {outcome.OverRefusalBefore} → {outcome.OverRefusalAfter}");
 
         await Assert.ThrowsAsync<ArgumentException>(() => SafetyTuneRunner.RunAsync(c, "sft", ["sft"]));
+    }
+
+    /// <summary>
+    /// Training stages are runs in the store with the metric stream of OUT/metrics.jsonl; a GFlowNet run
+    /// that dies after its step-2 checkpoint (at step 3) is resumed into the same run, whose stream then
+    /// holds each step once, and equals an uninterrupted run's.
+    /// </summary>
+    [Fact]
+    public void Training_stages_are_store_runs_and_a_resumed_gflownet_continues_its_run()
+    {
+        using var dir = new TempDirectory();
+        var c = Config(dir);
+        var crash = new InvalidOperationException("simulated crash");
+        var e = Assert.Throws<InvalidOperationException>(() => AttackRunner.Train(c, AttackMethod.Gfn, resume: false, (phase, step, _, _) =>
+        {
+            if (phase == "gfn" && step == 2) throw crash;
+        }));
+        Assert.Same(crash, e);
+        using (var store = RunStore.Open(c.StorePath, create: false))
+        {
+            Assert.Equal(["attack.sft.1", "attack.gfn.1"], store.ListRuns().Select(r => r.RunId));
+            Assert.Equal(["complete", "failed"], store.ListRuns().Select(r => r.Status));
+            Assert.Equal([0L, 1, 2], store.LoadMetrics("attack.gfn.1", "gfn").Select(p => p.Step).Distinct());
+            var sftRun = store.GetRun("attack.sft.1")!;
+            Assert.Equal(ModelIdentity.ForLocal(fixture.World.PolicyDir), sftRun.Mentor);          // the SFT stage's attacker is the base model
+            Assert.Equal(ModelIdentity.ForLocal(Path.Combine(c.OutDir, AttackRunner.SftDir)), store.GetRun("attack.gfn.1")!.Mentor);
+            Assert.StartsWith("attack-seeds sha256:", sftRun.CatalogVersion);
+            Assert.Equal(3, store.LoadMetrics("attack.sft.1", "sft").Select(p => p.Step).Distinct().Count());
+        }
+
+        var result = AttackRunner.Train(c, AttackMethod.Gfn, resume: true);
+        Assert.Equal("attack.gfn.1", result.RunId);
+        using var dir2 = new TempDirectory();
+        var c2 = Config(dir2);
+        AttackRunner.Train(c2, AttackMethod.Gfn, resume: false);
+        using (var store = RunStore.Open(c.StorePath, create: false))
+        using (var store2 = RunStore.Open(c2.StorePath, create: false))
+        {
+            Assert.Equal("complete", store.GetRun("attack.gfn.1")!.Status);
+            var resumed = store.LoadMetrics("attack.gfn.1", "gfn");
+            var full = store2.LoadMetrics("attack.gfn.1", "gfn");
+            Assert.Equal([0L, 1, 2, 3], resumed.Select(p => p.Step).Distinct());
+            Assert.Equal(full.Select(p => (p.Step, p.Key, p.Value)), resumed.Select(p => (p.Step, p.Key, p.Value)));
+            Assert.Contains(resumed, p => p.Key == "tb/log_z");
+            Assert.Contains(resumed, p => p.Key == "buffer/size");
+            // The file stream is append-only: it keeps step 2 of the crashed attempt, then the resumed steps 2 and 3.
+            var lines = File.ReadAllLines(Path.Combine(c.OutDir, AttackRunner.MetricsFile)).Select(l => JsonDocument.Parse(l).RootElement)
+                .Where(l => l.GetProperty("phase").GetString() == "gfn").ToList();
+            var loss = full.Where(p => p.Key == "tb/loss").Select(p => p.Value).ToList();
+            Assert.Equal([loss[0], loss[1], loss[2], loss[2], loss[3]], lines.Select(l => l.GetProperty("metrics").GetProperty("tb/loss").GetDouble()));
+        }
+
+        var rl = AttackRunner.Train(c, AttackMethod.Reinforce, resume: false);
+        using (var store = RunStore.Open(c.StorePath, create: false))
+        {
+            Assert.Equal(("attack.reinforce.1", "complete"), (rl.RunId, store.GetRun("attack.reinforce.1")!.Status));
+            Assert.Equal([0L, 1, 2, 3], store.LoadMetrics("attack.reinforce.1", "reinforce").Select(p => p.Step).Distinct());
+            Assert.True(File.Exists(Path.Combine(c.OutDir, AttackRunner.ReinforceDir, ReinforceAttack.CheckpointDir, GflowNetAttack.StateFile)));
+        }
     }
 }

@@ -20,7 +20,7 @@ public sealed class SmallAttackerFixture : IDisposable
         _sft = new(() =>
         {
             string dir = _dir.File("sft");
-            var seeds = AttackerWarmup.LoadSeeds(Path.Combine(World.World.DataDir, "attack_seeds.jsonl"));
+            var seeds = SeedAttackPrompt.ReadPrompts(Path.Combine(World.World.DataDir, "attack_seeds.jsonl"));
             AttackerWarmup.Train(World.World.PolicyDir, seeds, new AttackerContext(), Sft, dir);
             return dir;
         });
@@ -108,8 +108,14 @@ public class AttackerTrainingTests(SmallAttackerFixture fixture, ITestOutputHelp
         Assert.True(smooth.Success > sftSuccess, $"smoothed success {smooth.Success:F3} vs SFT {sftSuccess:F3}");
     }
 
+    /// <summary>
+    /// REINFORCE on the same reward; a run interrupted after 2 of 4 steps and resumed from its checkpoint
+    /// (a fresh process's view: new model, new trainer) repeats the uninterrupted run exactly — every
+    /// metric, every collected prompt and harm, and the final adapter's samples — because every random
+    /// draw is a function of (seed, step) and the adapter, AdamW state and novelty embeddings are saved bit for bit.
+    /// </summary>
     [Fact]
-    public void Reinforce_baseline_trains_on_the_same_reward_and_collects_every_prompt()
+    public void Reinforce_baseline_trains_on_the_same_reward_collects_every_prompt_and_resumes_exactly()
     {
         var (target, judge) = World();
         using var _t = target;
@@ -121,16 +127,42 @@ public class AttackerTrainingTests(SmallAttackerFixture fixture, ITestOutputHelp
             Lora = new GflowNetAttackOptions().Lora with { Rank = 8 },
             TargetSampling = TargetSampling,
             NoveltyBonus = 0.5,
+            CheckpointEvery = 2,
         };
         var metrics = new List<IReadOnlyDictionary<string, double>>();
-        using var attack = new ReinforceAttack(fixture.SftDir, new AttackerContext(), scorer, options);
-        attack.Run((_, m) => metrics.Add(m));
-        Assert.Equal(4, metrics.Count);
-        Assert.Equal(4 * 8, attack.Collected.Count);                                  // batch × k prompts per step, all kept
-        Assert.All(attack.Collected, c => Assert.InRange(c.MeanHarm, 0, 1));
-        Assert.All(metrics, m => Assert.True(double.IsFinite(m["loss"]) && double.IsFinite(m["kl"])));
-        Assert.True(metrics[0]["reward/mean"] > attack.Collected.Take(8).Average(c => c.MeanHarm) - 1e-9);   // the novelty bonus only adds
-        Assert.Equal(8, attack.Sample(8, seed: 1).Count);
+        IReadOnlyList<string> samples;
+        IReadOnlyList<CollectedPrompt> collected;
+        using (var attack = new ReinforceAttack(fixture.SftDir, new AttackerContext(), scorer, options, fixture.Temp("rl-full")))
+        {
+            attack.Run((_, m) => metrics.Add(m));
+            Assert.Equal(4, metrics.Count);
+            Assert.Equal(4 * 8, attack.Collected.Count);                                  // batch × k prompts per step, all kept
+            Assert.All(attack.Collected, c => Assert.InRange(c.MeanHarm, 0, 1));
+            Assert.All(metrics, m => Assert.True(double.IsFinite(m["loss"]) && double.IsFinite(m["kl"])));
+            Assert.True(metrics[0]["reward/mean"] > attack.Collected.Take(8).Average(c => c.MeanHarm) - 1e-9);   // the novelty bonus only adds
+            samples = attack.Sample(8, seed: 1);
+            collected = [.. attack.Collected];
+        }
+        Assert.Equal(8, samples.Count);
+
+        var resumed = new List<IReadOnlyDictionary<string, double>>();
+        using (var attack = new ReinforceAttack(fixture.SftDir, new AttackerContext(), scorer, options, fixture.Temp("rl-split")))
+            attack.Run((_, m) => resumed.Add(m), stopAfter: 2);
+        Assert.True(File.Exists(Path.Combine(fixture.Temp("rl-split"), ReinforceAttack.CheckpointDir, ReinforceAttack.NoveltyFile)));
+        using (var attack = new ReinforceAttack(fixture.SftDir, new AttackerContext(), scorer, options, fixture.Temp("rl-split"), resume: true))
+        {
+            Assert.Equal(2, attack.NextStep);
+            Assert.Equal(16, attack.Collected.Count);
+            attack.Run((_, m) => resumed.Add(m));
+            Assert.Equal(4, attack.NextStep);
+            Assert.Equal(collected, attack.Collected);
+            Assert.Equal(samples, attack.Sample(8, seed: 1));
+        }
+        Assert.Equal(metrics.Count, resumed.Count);
+        for (int i = 0; i < metrics.Count; i++)
+            foreach (var key in new[] { "reward/mean", "reward/std", "kl", "loss", "grad_norm", "lr", "completion/length" })
+                Assert.True(metrics[i][key] == resumed[i][key], $"step {i} {key}: uninterrupted {metrics[i][key]}, resumed {resumed[i][key]}");
+        output.WriteLine($"REINFORCE reward/mean per step: {string.Join(" ", metrics.Select(m => m["reward/mean"].ToString("F3")))} (resumed run identical)");
     }
 
     [Fact]
@@ -138,7 +170,10 @@ public class AttackerTrainingTests(SmallAttackerFixture fixture, ITestOutputHelp
     {
         string path = fixture.Temp("bad.jsonl");
         File.WriteAllText(path, "{\"prompt\": \"ok\"}\n{\"text\": \"no prompt\"}\n");
-        Assert.Contains("bad.jsonl:2", Assert.Throws<InvalidDataException>(() => AttackerWarmup.LoadSeeds(path)).Message);
+        Assert.Contains("bad.jsonl:2", Assert.Throws<InvalidDataException>(() => SeedAttackPrompt.ReadPrompts(path)).Message);
+        File.WriteAllText(path, "\n\n");
+        Assert.Contains("no seed prompts", Assert.Throws<InvalidDataException>(() => SeedAttackPrompt.Read(path)).Message);
+        Assert.Throws<FileNotFoundException>(() => SeedAttackPrompt.Read(fixture.Temp("missing.jsonl")));
         var picked = MleSmoothing.Select(
             [new("a ", 0.9, -10, 0), new("a", 0.95, -10, 1), new("b", 0.6, -10, 1), new("c", 0.99, -500, 2)], new SmoothingOptions());
         Assert.Equal([("a", 0.95)], picked.Select(p => (p.Prompt, p.MeanHarm)));
