@@ -56,13 +56,19 @@ internal static class AttackRuns
 
     /// <summary>
     /// Creates the next run of <paramref name="stage"/>, or with <paramref name="continueLatest"/> sets the
-    /// latest one running again (a resumed training continues its run). Returns the run id.
+    /// latest one running again (a resumed training continues its run). Returns the run id. A run is
+    /// only continued under the config it started with: a changed config would splice two different
+    /// trainings into one metric stream and checkpoint.
     /// </summary>
     public static string Begin(RunStore store, AttackConfig c, string stage, AttackProvenance who, int budget, bool continueLatest = false, JsonObject? details = null)
     {
         var prior = Runs(store, c.RunName, stage);
         if (continueLatest && prior.Count > 0)
         {
+            string? started = StartedHash(prior[^1]);
+            if (started != c.ConfigHash)
+                throw new AttackConfigException($"{c.Source}: cannot resume run '{prior[^1].RunId}': the config changed since it started " +
+                    $"(config sha256 {started?[..12] ?? "unknown"} then, {c.ConfigHash[..12]} now); restore the config, or train again without --resume");
             store.SetStatus(prior[^1].RunId, "running");
             return prior[^1].RunId;
         }
@@ -80,6 +86,12 @@ internal static class AttackRuns
             CatalogVersion = $"attack-seeds sha256:{ModelIdentity.ContentHashOf(who.SeedsPath)[..16]}", Budget = budget, CreatedUtc = DateTime.UtcNow,
         });
         return id;
+    }
+
+    static string? StartedHash(RunInfo run)
+    {
+        try { return (JsonNode.Parse(run.ConfigJson) as JsonObject)?["config_sha256"]?.GetValue<string>(); }
+        catch (Exception e) when (e is JsonException or InvalidOperationException) { return null; }
     }
 
     /// <summary>

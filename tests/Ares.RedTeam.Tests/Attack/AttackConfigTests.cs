@@ -73,3 +73,25 @@ public class AttackConfigTests
         Assert.Equal(new SafetyTuningOptions().Sft, d.SafetyTune.Sft);
     }
 }
+
+/// <summary>Resuming an attack stage continues its latest run only under the config that run started with.</summary>
+public class AttackRunResumeTests
+{
+    [Fact]
+    public void Resume_continues_the_latest_run_under_the_same_config_and_refuses_a_changed_one()
+    {
+        using var dir = new TempDirectory();
+        File.WriteAllText(dir.File("seeds.jsonl"), "{\"prompt\": \"seed\"}\n");
+        var c = AttackConfig.Parse("""{ "out": "run", "sandbox": "default", "run": "demo" }""", dir.File("attack.json"));
+        var who = new AttackProvenance(ModelIdentity.BuiltIn("policy", "1"), ModelIdentity.BuiltIn("judge", "1"), ModelIdentity.BuiltIn("sft", "1"), dir.File("seeds.jsonl"));
+        using var store = Ares.RedTeam.Store.RunStore.Open(c.StorePath);
+        string first = AttackRuns.Begin(store, c, "gfn", who, 3);
+        Assert.Equal(first, AttackRuns.Begin(store, c, "gfn", who, 3, continueLatest: true));
+
+        var changed = AttackConfig.Parse("""{ "out": "run", "sandbox": "default", "run": "demo", "seed": 7 }""", dir.File("attack.json"));
+        var e = Assert.Throws<AttackConfigException>(() => AttackRuns.Begin(store, changed, "gfn", who, 3, continueLatest: true));
+        Assert.Contains("cannot resume run 'demo.gfn.1'", e.Message);
+        Assert.Contains("attack.json", e.Message);
+        Assert.Equal("demo.gfn.2", AttackRuns.Begin(store, changed, "gfn", who, 3));      // a fresh run under the new config is fine
+    }
+}
