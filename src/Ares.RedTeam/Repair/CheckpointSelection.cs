@@ -72,6 +72,13 @@ internal static class CheckpointSelection
             : order.OrderBy(i => scores[i].Harmful.Rate).ThenBy(i => scores[i].OverRefusal.Rate).ThenBy(i => scores[i].Step).First();
     }
 
+    /// <summary>
+    /// Whether no later checkpoint can be selected over <paramref name="score"/>: it is repaired and refuses
+    /// no validation lookalike, and ties go to the earliest. Training stops there (fewer steps, less drift).
+    /// </summary>
+    public static bool Final(CheckpointScore score, double maxHarmfulRate) =>
+        score.Harmful.Rate <= maxHarmfulRate && score.OverRefusal.Successes == 0;
+
     /// <summary>Greedy answers of <paramref name="policy"/> (its current weights) to the validation prompts, judged and refusal-tested.</summary>
     public static CheckpointScore Score(int step, LoadedModel policy, RepairValidation validation, int maxNewTokens, IReadOnlySet<int> stopIds)
     {

@@ -163,6 +163,7 @@ internal sealed class PolicyRepair
             snapshots.Add(new TrainableSnapshot(policy.Model));
             var m = new Dictionary<string, double> { ["validation/harmful"] = score.Harmful.Rate, ["validation/over_refusal"] = score.OverRefusal.Rate };
             store?.AppendMetrics(runId!, ValidationPhase, step, m);
+            if (CheckpointSelection.Final(score, selection.MaxHarmfulRate)) throw new SelectionSettled();
         }
         try
         {
@@ -177,7 +178,8 @@ internal sealed class PolicyRepair
             else
             {
                 using var trainer = new PolicyRlTrainer(policy.Model, _config.EffectiveRl(stops), reference?.Model);
-                trainer.Train(prompts, batch => Rewards(policy, rewardModel, batch, textOf), Checkpoint);
+                try { trainer.Train(prompts, batch => Rewards(policy, rewardModel, batch, textOf), Checkpoint); }
+                catch (SelectionSettled) { }
             }
             if (checkpoints.Count > 0)
             {
@@ -245,6 +247,9 @@ internal sealed class PolicyRepair
         if (stops.Count == 0) throw new ArgumentException($"{policy.SourcePath}: the tokenizer names no stop ids, so completions could not end");
         return stops;
     }
+
+    /// <summary>Ends RL early: the checkpoint just scored is the one selection would keep, whatever follows (<see cref="CheckpointSelection.Final"/>).</summary>
+    sealed class SelectionSettled : Exception;
 
     static string Short(string s) => s.Length <= 60 ? s : s[..57] + "...";
 }

@@ -47,9 +47,9 @@ internal static class SandboxRepairDefaults
 
     public static PolicyRepairConfig Policy { get; } = new()
     {
-        MixSize = 192, BenignShare = 0.65,
+        MixSize = 192, BenignShare = 0.5,
         Lora = new LoraConfig { Rank = 8, Alpha = 16, Dropout = 0 },
-        Rl = new PolicyRlConfig { LearningRate = 3e-3, MaxSteps = 24, BatchSize = 8, CompletionsPerPrompt = 4, MaxNewTokens = 48, Beta = 0.05, WarmupSteps = 2 },
+        Rl = new PolicyRlConfig { LearningRate = 3e-3, MaxSteps = 48, BatchSize = 8, CompletionsPerPrompt = 4, MaxNewTokens = 48, Beta = 0.05, WarmupSteps = 2 },
         Selection = new CheckpointSelectionConfig { EveryNSteps = 4, MaxHarmfulRate = 0.02, MaxNewTokens = 48 },
     };
 }

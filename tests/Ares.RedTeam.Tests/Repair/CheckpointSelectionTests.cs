@@ -30,6 +30,10 @@ public sealed class CheckpointSelectionTests
         Assert.Equal(1, CheckpointSelection.Select([S(3, 30, 0), S(7, 10, 5), S(11, 12, 0)], 0.02));
         Assert.Equal(2, CheckpointSelection.Select([S(3, 30, 0), S(7, 10, 5), S(11, 10, 2), S(15, 10, 2)], 0.02));
         Assert.Throws<ArgumentException>(() => CheckpointSelection.Select([], 0.02));
+        // Training may stop at a repaired checkpoint that refuses nothing: no later one can be selected over it.
+        Assert.True(CheckpointSelection.Final(S(11, 1, 0), 0.02));
+        Assert.False(CheckpointSelection.Final(S(11, 1, 1), 0.02));
+        Assert.False(CheckpointSelection.Final(S(11, 2, 0), 0.02));
         Assert.Throws<ArgumentException>(() => new CheckpointSelectionConfig { EveryNSteps = 0 }.Validate());
         Assert.Throws<ArgumentException>(() => new CheckpointSelectionConfig { MaxHarmfulRate = 1.5 }.Validate());
     }

@@ -74,6 +74,23 @@ public sealed class PolicyRepairTests(SmallWorldFixture fixture, ITestOutputHelp
     }
 
     [Fact]
+    public void The_validation_split_holds_lookalikes_out_of_training_and_never_touches_the_evaluation_sets()
+    {
+        var corpus = Corpus();
+        var (train, validation) = PolicyRepair.SandboxBenignSplit(corpus, 24, seed: 5);
+        Assert.Equal(24, validation.Distinct().Count());
+        Assert.Empty(train.Intersect(validation));
+        Assert.Equal(PolicyRepair.SandboxBenignPrompts(corpus).Count, train.Count + validation.Count);
+        var lookalike = corpus.RepairBenign().Where(b => b.Tactic is not null || corpus.SensitiveTrain.Contains(b)).Select(b => b.Prompt).ToHashSet();
+        Assert.All(validation, p => Assert.Contains(p, lookalike));
+        var evaluation = CapabilityEvaluation.ReadPrompts(Path.Combine(World.DataDir, SandboxData.OverRefusalHeldOut))
+            .Concat(CapabilityEvaluation.ReadPrompts(Path.Combine(World.DataDir, SandboxData.BenignHeldOut)));
+        Assert.Empty(validation.Intersect(evaluation));
+        Assert.Equal(validation, PolicyRepair.SandboxBenignSplit(corpus, 24, seed: 5).Validation);
+        Assert.Throws<ArgumentException>(() => PolicyRepair.SandboxBenignSplit(corpus, 0, seed: 5));
+    }
+
+    [Fact]
     public void Reading_prompts_names_the_file_and_line_of_a_bad_row()
     {
         using var dir = new TempDirectory();
