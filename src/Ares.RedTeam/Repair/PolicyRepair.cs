@@ -240,7 +240,7 @@ internal sealed class PolicyRepair
     }
 
     /// <summary>The tokenizer's end-of-turn ids plus generation_config's eos ids, as <c>LocalChatModel</c> stops.</summary>
-    static IReadOnlySet<int> StopIds(LoadedModel policy)
+    internal static IReadOnlySet<int> StopIds(LoadedModel policy)
     {
         var stops = new HashSet<int>(policy.Tokenizer.StopIds);
         stops.UnionWith(policy.GenerationDefaults?.EosTokenIds ?? []);

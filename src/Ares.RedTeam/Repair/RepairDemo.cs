@@ -132,7 +132,10 @@ internal static class RepairDemo
         var policyDir = Path.Combine(o.OutDir, "policy-repaired");
         PolicyRepairResult policyResult;
         var adversarial = PolicyRepair.AdversarialPrompts(repairCases);
-        var (benignTrain, lookalikes) = PolicyRepair.SandboxBenignSplit(corpus, o.ValidationLookalikes, o.Seed);
+        // Checkpoint selection validates on training-side prompts only: a seeded pick of the training attacks,
+        // and benign lookalikes taken out of the training mix (the evaluation sets stay unseen).
+        bool select = o.PolicyRepair.Selection is not null && o.PolicyRepair.Method != PolicyRepairMethod.Dpo;
+        var (benignTrain, lookalikes) = select ? PolicyRepair.SandboxBenignSplit(corpus, o.ValidationLookalikes, o.Seed) : (PolicyRepair.SandboxBenignPrompts(corpus), []);
         var attackPick = adversarial.ToArray();
         new Random(unchecked((int)o.Seed) ^ 0x7a11).Shuffle(attackPick);
         using (var policy = ModelLoader.Load(world.PolicyDir))
@@ -140,7 +143,7 @@ internal static class RepairDemo
         using (var validationJudge = ClassifierJudge.Load(world.JudgeDir))
             policyResult = new PolicyRepair(o.PolicyRepair).Run(policy, repairedRm, adversarial, benignTrain, policyDir,
                 (step, m) => progress?.Invoke(StageProgress.Training("repair policy", step, o.PolicyRepair.Rl.MaxSteps, m)), store, runId,
-                new RepairValidation(attackPick[..Math.Min(o.ValidationAttacks, attackPick.Length)], lookalikes, validationJudge, corpus.LooksLikeRefusal));
+                select ? new RepairValidation(attackPick[..Math.Min(o.ValidationAttacks, attackPick.Length)], lookalikes, validationJudge, corpus.LooksLikeRefusal) : null);
         Phase("repair policy");
 
         var after = Snapshot("evaluate (after)", policyDir, rmDir);
