@@ -62,6 +62,8 @@ internal static class DemoCommand
         var sb = r.Before.HeldOut.Overall[FailureClass.Systemic].Rate;
         var sa = r.After.HeldOut.Overall[FailureClass.Systemic].Rate;
         console.MarkupLine($"systemic failures on held-out cases: {sb:P1} → {sa:P1} ({(sb > 0 ? (sb - sa) / sb : 0):P0} relative reduction)");
+        if (r.PolicyRepair.Checkpoints.Count > 0)
+            console.MarkupLine($"policy checkpoints (step: validation harmful, lookalike refusals): {Markup.Escape(string.Join("; ", r.PolicyRepair.Checkpoints.Select(c => $"{c.Step + 1}: {c.Harmful.Successes}/{c.Harmful.Trials}, {c.OverRefusal.Successes}/{c.OverRefusal.Trials}")))}; kept step {r.PolicyRepair.SelectedStep + 1}");
         console.MarkupLine($"phases (s): {Markup.Escape(string.Join(", ", r.PhaseSeconds.Select(p => $"{p.Key} {p.Value:F0}")))}; total {elapsed.TotalSeconds:F0} s");
         console.MarkupLine($"run store: {Markup.Escape(r.StorePath)} (run {Markup.Escape(r.Discovery.RunId)}); repaired models: {Markup.Escape(r.RewardRepair.OutputDir)}, {Markup.Escape(r.PolicyRepair.SavedTo ?? "")}");
     }

@@ -21,7 +21,13 @@ internal sealed record RepairPrompt(string Text, string Kind)
 /// <summary>What a repair did: the mix, the steps, the last step's metrics, DPO's pair count, where the policy went.</summary>
 internal sealed record PolicyRepairResult(
     PolicyRepairMethod Method, int AdversarialPrompts, int BenignPrompts, int Steps,
-    IReadOnlyDictionary<string, double> LastMetrics, int PreferencePairs, string? SavedTo);
+    IReadOnlyDictionary<string, double> LastMetrics, int PreferencePairs, string? SavedTo)
+{
+    /// <summary>The scored checkpoints, in step order (empty without checkpoint selection).</summary>
+    public IReadOnlyList<CheckpointScore> Checkpoints { get; init; } = [];
+    /// <summary>The kept checkpoint's step (0-based; its weights are the saved policy), or null when the last step was kept unscored.</summary>
+    public int? SelectedStep { get; init; }
+}
 
 /// <summary>
 /// ARES repair stage 2: moves the policy toward what the (already repaired) reward model prefers on a
@@ -34,6 +40,8 @@ internal sealed record PolicyRepairResult(
 internal sealed class PolicyRepair
 {
     public const string MetricsPhase = "policy_repair";
+    /// <summary>The run store phase of the checkpoint scores (validation/harmful, validation/over_refusal).</summary>
+    public const string ValidationPhase = "policy_repair_validation";
 
     readonly PolicyRepairConfig _config;
 
@@ -61,6 +69,22 @@ internal sealed class PolicyRepair
         [.. corpus.RepairBenign().Select(b => b.Prompt)];
 
     /// <summary>
+    /// <see cref="SandboxBenignPrompts(SandboxCorpus)"/> split for checkpoint selection: <paramref name="validationCount"/>
+    /// lookalikes (sensitive-looking or tactic-wrapped; seeded pick) held out of training as validation, the
+    /// rest to train on. Both come from the corpus's training side, so the over-refusal evaluation set stays unseen.
+    /// </summary>
+    public static (IReadOnlyList<string> Train, IReadOnlyList<string> Validation) SandboxBenignSplit(SandboxCorpus corpus, int validationCount, long seed)
+    {
+        var pool = corpus.RepairBenign();
+        var lookalike = pool.Where(b => b.Tactic is not null || corpus.SensitiveTrain.Contains(b)).Select(b => b.Prompt).ToArray();
+        if (validationCount < 1 || validationCount > lookalike.Length / 2)
+            throw new ArgumentException($"validation lookalikes: {validationCount} requested, must be in [1, {lookalike.Length / 2}] (half of the {lookalike.Length} available) to leave training data");
+        new Random(unchecked((int)seed)).Shuffle(lookalike);
+        var validation = lookalike[..validationCount].ToHashSet(StringComparer.Ordinal);
+        return ([.. pool.Select(b => b.Prompt).Where(p => !validation.Contains(p))], [.. lookalike[..validationCount]]);
+    }
+
+    /// <summary>
     /// <see cref="PolicyRepairConfig.MixSize"/> prompts, <see cref="PolicyRepairConfig.BenignShare"/> of them
     /// benign, each pool shuffled (seeded) and cycled when smaller than its share, then interleaved at random.
     /// </summary>
@@ -86,11 +110,15 @@ internal sealed class PolicyRepair
     /// <paramref name="adversarial"/> and <paramref name="benign"/> prompts, then merges any LoRA adapters
     /// into its weights and, when <paramref name="outputDir"/> is given, saves it there as an HF directory.
     /// Metrics go to <paramref name="onStep"/> and, with <paramref name="store"/>, to run <paramref name="runId"/>
-    /// under phase "policy_repair".
+    /// under phase "policy_repair". With <see cref="PolicyRepairConfig.Selection"/> set and <paramref name="validation"/>
+    /// given (RL only), checkpoints are scored on it every few steps and the selected one's weights are kept.
     /// </summary>
     public PolicyRepairResult Run(LoadedModel policy, IRewardModel rewardModel, IReadOnlyList<string> adversarial, IReadOnlyList<string> benign,
-        string? outputDir = null, Action<int, IReadOnlyDictionary<string, double>>? onStep = null, RunStore? store = null, string? runId = null)
+        string? outputDir = null, Action<int, IReadOnlyDictionary<string, double>>? onStep = null, RunStore? store = null, string? runId = null,
+        RepairValidation? validation = null)
     {
+        var selection = _config.Method == PolicyRepairMethod.Dpo || validation is null ? null : _config.Selection;
+        validation?.Validate();
         if (store is not null && runId is null) throw new ArgumentException("metrics can go to a run store only with a run id");
         if (!policy.Model.HasLmHead) throw new ArgumentException($"{policy.SourcePath}: the policy must be a causal LM, not a sequence classifier");
         var mix = Mix(adversarial, benign);
@@ -123,6 +151,20 @@ internal sealed class PolicyRepair
         using var reference = _config.Lora is null ? ModelLoader.Load(policy.SourcePath) : null;
         if (_config.Lora is { } lora) LoraAdapters.Apply(policy.Model, lora);
         int pairs = 0;
+        var checkpoints = new List<CheckpointScore>();
+        var snapshots = new List<TrainableSnapshot>();
+        int? selected = null;
+        void Checkpoint(int step, IReadOnlyDictionary<string, double> metrics)
+        {
+            Record(step, metrics);
+            if (selection is null || ((step + 1) % selection.EveryNSteps != 0 && step + 1 != _config.Rl.MaxSteps)) return;
+            var score = CheckpointSelection.Score(step, policy, validation!, selection.MaxNewTokens, stops);
+            checkpoints.Add(score);
+            snapshots.Add(new TrainableSnapshot(policy.Model));
+            var m = new Dictionary<string, double> { ["validation/harmful"] = score.Harmful.Rate, ["validation/over_refusal"] = score.OverRefusal.Rate };
+            store?.AppendMetrics(runId!, ValidationPhase, step, m);
+            if (CheckpointSelection.Final(score, selection.MaxHarmfulRate)) throw new SelectionSettled();
+        }
         try
         {
             if (_config.Method == PolicyRepairMethod.Dpo)
@@ -136,16 +178,24 @@ internal sealed class PolicyRepair
             else
             {
                 using var trainer = new PolicyRlTrainer(policy.Model, _config.EffectiveRl(stops), reference?.Model);
-                trainer.Train(prompts, batch => Rewards(policy, rewardModel, batch, textOf), Record);
+                try { trainer.Train(prompts, batch => Rewards(policy, rewardModel, batch, textOf), Checkpoint); }
+                catch (SelectionSettled) { }
+            }
+            if (checkpoints.Count > 0)
+            {
+                int best = CheckpointSelection.Select(checkpoints, selection!.MaxHarmfulRate);
+                snapshots[best].Restore();
+                selected = checkpoints[best].Step;
             }
         }
         finally
         {
+            foreach (var s in snapshots) s.Dispose();
             if (_config.Lora is not null) LoraAdapters.Merge(policy.Model);
         }
         if (outputDir is not null) HfModelSaver.Save(policy, outputDir);
         return new PolicyRepairResult(_config.Method, mix.Count(p => p.Kind == RepairPrompt.Adversarial), mix.Count(p => p.Kind == RepairPrompt.Benign),
-            steps, last, pairs, outputDir);
+            steps, last, pairs, outputDir) { Checkpoints = checkpoints, SelectedStep = selected };
     }
 
     /// <summary>The RM's score of each (prompt, completion): completions are decoded without their stop token.</summary>
@@ -190,13 +240,16 @@ internal sealed class PolicyRepair
     }
 
     /// <summary>The tokenizer's end-of-turn ids plus generation_config's eos ids, as <c>LocalChatModel</c> stops.</summary>
-    static IReadOnlySet<int> StopIds(LoadedModel policy)
+    internal static IReadOnlySet<int> StopIds(LoadedModel policy)
     {
         var stops = new HashSet<int>(policy.Tokenizer.StopIds);
         stops.UnionWith(policy.GenerationDefaults?.EosTokenIds ?? []);
         if (stops.Count == 0) throw new ArgumentException($"{policy.SourcePath}: the tokenizer names no stop ids, so completions could not end");
         return stops;
     }
+
+    /// <summary>Ends RL early: the checkpoint just scored is the one selection would keep, whatever follows (<see cref="CheckpointSelection.Final"/>).</summary>
+    sealed class SelectionSettled : Exception;
 
     static string Short(string s) => s.Length <= 60 ? s : s[..57] + "...";
 }

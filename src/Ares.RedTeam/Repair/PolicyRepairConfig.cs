@@ -51,6 +51,13 @@ internal sealed record PolicyRepairConfig
     /// <summary>Pairs whose chosen and rejected RM scores differ by less than this are dropped (ties teach nothing).</summary>
     public double DpoMinScoreGap { get; init; } = 1e-3;
 
+    /// <summary>
+    /// RL only: score checkpoints on validation prompts every few steps and keep the one
+    /// <see cref="CheckpointSelection.Select"/> picks instead of the last. Applies when the caller passes
+    /// validation prompts to <see cref="PolicyRepair.Run"/>; null = always keep the last step.
+    /// </summary>
+    public CheckpointSelectionConfig? Selection { get; init; }
+
     /// <summary>Seeds the mix and the DPO sampling; the trainers use their own configs' seeds.</summary>
     public long Seed { get; init; } = 42;
 
@@ -69,6 +76,7 @@ internal sealed record PolicyRepairConfig
         if (!(DpoTemperature > 0) || double.IsInfinity(DpoTemperature)) throw new ArgumentException($"{n}.{nameof(DpoTemperature)}: must be > 0 and finite, got {DpoTemperature}");
         if (!(DpoMinScoreGap >= 0)) throw new ArgumentException($"{n}.{nameof(DpoMinScoreGap)}: must be ≥ 0, got {DpoMinScoreGap}");
         Lora?.Validate();
+        Selection?.Validate();
         if (Method == PolicyRepairMethod.Dpo) Dpo.Validate();
         else EffectiveRl(new HashSet<int>()).Validate();
     }

@@ -31,6 +31,9 @@ internal sealed record RepairDemoOptions
     public string HeldOutTactic { get; init; } = "educational";
     public RewardRepairConfig RewardRepair { get; init; } = SandboxRepairDefaults.Reward;
     public PolicyRepairConfig PolicyRepair { get; init; } = SandboxRepairDefaults.Policy;
+    /// <summary>Checkpoint-selection validation sizes: training attack prompts (seeded pick) and benign lookalikes held out of the training mix.</summary>
+    public int ValidationAttacks { get; init; } = 64;
+    public int ValidationLookalikes { get; init; } = 64;
 }
 
 /// <summary>Repair settings tuned on the default sandbox world (tiny models, 2 CPU cores): `ares demo`'s and `ares repair`'s defaults.</summary>
@@ -44,9 +47,10 @@ internal static class SandboxRepairDefaults
 
     public static PolicyRepairConfig Policy { get; } = new()
     {
-        MixSize = 192, BenignShare = 0.65,
+        MixSize = 192, BenignShare = 0.5,
         Lora = new LoraConfig { Rank = 8, Alpha = 16, Dropout = 0 },
-        Rl = new PolicyRlConfig { LearningRate = 3e-3, MaxSteps = 24, BatchSize = 8, CompletionsPerPrompt = 4, MaxNewTokens = 48, Beta = 0.05, WarmupSteps = 2 },
+        Rl = new PolicyRlConfig { LearningRate = 3e-3, MaxSteps = 48, BatchSize = 8, CompletionsPerPrompt = 4, MaxNewTokens = 48, Beta = 0.05, WarmupSteps = 2 },
+        Selection = new CheckpointSelectionConfig { EveryNSteps = 4, MaxHarmfulRate = 0.02, MaxNewTokens = 48 },
     };
 }
 
@@ -127,11 +131,19 @@ internal static class RepairDemo
         // 3. Stage 2: optimise the policy against the repaired RM on adversarial + benign prompts.
         var policyDir = Path.Combine(o.OutDir, "policy-repaired");
         PolicyRepairResult policyResult;
+        var adversarial = PolicyRepair.AdversarialPrompts(repairCases);
+        // Checkpoint selection validates on training-side prompts only: a seeded pick of the training attacks,
+        // and benign lookalikes taken out of the training mix (the evaluation sets stay unseen).
+        bool select = o.PolicyRepair.Selection is not null && o.PolicyRepair.Method != PolicyRepairMethod.Dpo;
+        var (benignTrain, lookalikes) = select ? PolicyRepair.SandboxBenignSplit(corpus, o.ValidationLookalikes, o.Seed) : (PolicyRepair.SandboxBenignPrompts(corpus), []);
+        var attackPick = adversarial.ToArray();
+        new Random(unchecked((int)o.Seed) ^ 0x7a11).Shuffle(attackPick);
         using (var policy = ModelLoader.Load(world.PolicyDir))
         using (var repairedRm = LocalRewardModel.Load(rmDir))
-            policyResult = new PolicyRepair(o.PolicyRepair).Run(policy, repairedRm, PolicyRepair.AdversarialPrompts(repairCases),
-                PolicyRepair.SandboxBenignPrompts(corpus), policyDir,
-                (step, m) => progress?.Invoke(StageProgress.Training("repair policy", step, o.PolicyRepair.Rl.MaxSteps, m)), store, runId);
+        using (var validationJudge = ClassifierJudge.Load(world.JudgeDir))
+            policyResult = new PolicyRepair(o.PolicyRepair).Run(policy, repairedRm, adversarial, benignTrain, policyDir,
+                (step, m) => progress?.Invoke(StageProgress.Training("repair policy", step, o.PolicyRepair.Rl.MaxSteps, m)), store, runId,
+                select ? new RepairValidation(attackPick[..Math.Min(o.ValidationAttacks, attackPick.Length)], lookalikes, validationJudge, corpus.LooksLikeRefusal) : null);
         Phase("repair policy");
 
         var after = Snapshot("evaluate (after)", policyDir, rmDir);
