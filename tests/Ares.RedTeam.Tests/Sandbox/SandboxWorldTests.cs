@@ -22,7 +22,9 @@ public sealed class SmallWorldFixture
 
     internal List<SandboxProgress> Progress => SharedProgress;
     internal SandboxWorld World => Shared.Value;
-    internal string Root => SharedRoot.Path;
+    /// <summary>The root the world is in; built first, so that a test resolving "sandbox:small" through
+    /// the root never builds it itself (the fixture's World would then report a cache hit).</summary>
+    internal string Root { get { _ = Shared.Value; return SharedRoot.Path; } }
 }
 
 public class SandboxWorldTests(SmallWorldFixture fixture) : IClassFixture<SmallWorldFixture>
