@@ -1,8 +1,8 @@
 using System.Runtime.CompilerServices;
 
-// Test classes run one at a time: with the attack and selector tests added, libtorch crashed natively
-// ("Unknown scalar type" in AdamW.step / RmsNorm) in PolicyRepairTests while other classes trained
-// models in parallel (seen once in CI, not root-caused). Serial classes also stop them fighting for 2 cores.
+// Test classes run one at a time: they train and sample sandbox models, and in parallel they fight
+// for the machine's 2 cores. (The native "Unknown scalar type" crashes once blamed on parallel classes
+// were TorchSharp Scalars freed mid-op by the GC; see Ares.Models.Nn.ScalarOps.)
 [assembly: CollectionBehavior(DisableTestParallelization = true)]
 
 namespace Ares.RedTeam.Tests.Sandbox;
