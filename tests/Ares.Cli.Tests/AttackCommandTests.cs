@@ -28,5 +28,13 @@ public class AttackCommandTests
         (code, _, err) = Run("safety-tune", "--config", config, "--attacks", "gfn", "--against", "gfn");
         Assert.Equal(2, code);
         Assert.Contains("--against lists 'gfn'", err);
+
+        Directory.CreateDirectory(dir.File(Path.Combine("run", "eval")));                   // a damaged eval file: file:line, not a stack trace
+        File.WriteAllText(dir.File(Path.Combine("run", "eval", "gfn.jsonl")), "{\"prompt\": \"p\", \"target\": \"main\", \"mean_harm\": 0.9}\n{oops\n");
+        File.WriteAllText(dir.File(Path.Combine("run", "eval", "sft.jsonl")), "");
+        (code, _, err) = Run("safety-tune", "--config", config, "--attacks", "gfn");
+        Assert.Equal(2, code);
+        Assert.StartsWith("error: ", err);
+        Assert.Contains("gfn.jsonl:2: not a JSON object", err);
     }
 }

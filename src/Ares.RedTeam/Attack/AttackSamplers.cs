@@ -212,24 +212,14 @@ internal sealed record SeedAttackPrompt(string Prompt, string? Topic, string? Pe
     /// </summary>
     public static IReadOnlyList<SeedAttackPrompt> Read(string jsonlPath)
     {
-        if (!File.Exists(jsonlPath)) throw new FileNotFoundException($"{jsonlPath}: seed prompt file not found", jsonlPath);
-        var rows = new List<SeedAttackPrompt>();
-        int line = 0;
-        foreach (var text in File.ReadLines(jsonlPath))
+        List<SeedAttackPrompt> rows = [.. JsonlRows.Read(jsonlPath, "seed prompt file").Select(row =>
         {
-            line++;
-            if (string.IsNullOrWhiteSpace(text)) continue;
-            try
-            {
-                using var doc = JsonDocument.Parse(text);
-                var r = doc.RootElement;
-                if (r.ValueKind != JsonValueKind.Object || !r.TryGetProperty("prompt", out var p) || p.ValueKind != JsonValueKind.String || string.IsNullOrWhiteSpace(p.GetString()))
-                    throw new InvalidDataException($"{jsonlPath}:{line}: expected an object with a non-empty string \"prompt\"");
-                string? Str(string name) => r.TryGetProperty(name, out var v) && v.ValueKind == JsonValueKind.String ? v.GetString() : null;
-                rows.Add(new SeedAttackPrompt(p.GetString()!, Str("topic"), Str("persona"), Str("tactic"), Str("goal")));
-            }
-            catch (JsonException e) { throw new InvalidDataException($"{jsonlPath}:{line}: invalid JSON ({e.Message})", e); }
-        }
+            var r = row.Json;
+            if (!r.TryGetProperty("prompt", out var p) || p.ValueKind != JsonValueKind.String || string.IsNullOrWhiteSpace(p.GetString()))
+                throw new InvalidDataException($"{row.Where}: expected an object with a non-empty string \"prompt\"");
+            string? Str(string name) => r.TryGetProperty(name, out var v) && v.ValueKind == JsonValueKind.String ? v.GetString() : null;
+            return new SeedAttackPrompt(p.GetString()!, Str("topic"), Str("persona"), Str("tactic"), Str("goal"));
+        })];
         return rows.Count > 0 ? rows : throw new InvalidDataException($"{jsonlPath}: no seed prompts");
     }
 

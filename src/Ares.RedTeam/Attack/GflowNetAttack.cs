@@ -60,14 +60,10 @@ internal sealed class GflowNetAttack : IDisposable
         _scorer = scorer;
         _options = options;
         OutDir = outDir;
-        _attacker = ModelLoader.Load(attackerDir);
+        (_attacker, _context, string checkpoint, bool continuing) =
+            AttackCheckpoint.LoadAttacker(attackerDir, context, options.Lora, outDir, CheckpointDir, StateFile, resume);
         try
         {
-            _context = context.ContextIds(_attacker);
-            string checkpoint = Path.Combine(outDir, CheckpointDir);
-            bool continuing = resume && File.Exists(Path.Combine(checkpoint, StateFile));
-            if (continuing) LoraAdapters.LoadAdapter(_attacker.Model, checkpoint);
-            else LoraAdapters.Apply(_attacker.Model, options.Lora);
             var config = options.Training with { StopIds = AttackerContext.StopIds(_attacker) };
             _trainer = new GflowNetTrainer(_attacker.Model, _attacker.Tokenizer, _context, config);
             if (continuing) Restore(checkpoint);

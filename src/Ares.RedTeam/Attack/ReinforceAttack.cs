@@ -59,20 +59,12 @@ internal sealed class ReinforceAttack : IDisposable
         _options = options;
         _attackerDir = attackerDir;
         OutDir = outDir;
-        _attacker = ModelLoader.Load(attackerDir);
-        try
-        {
-            _context = context.ContextIds(_attacker);
-            string checkpoint = Path.Combine(outDir, CheckpointDir);
-            if (resume && File.Exists(Path.Combine(checkpoint, GflowNetAttack.StateFile)))
-            {
-                LoraAdapters.LoadAdapter(_attacker.Model, checkpoint);
-                Restore(checkpoint);
-                _optimizerToLoad = Path.Combine(checkpoint, GflowNetTrainer.OptimizerFileName);
-            }
-            else LoraAdapters.Apply(_attacker.Model, options.Lora);
-        }
+        (_attacker, _context, string checkpoint, bool continuing) =
+            AttackCheckpoint.LoadAttacker(attackerDir, context, options.Lora, outDir, CheckpointDir, GflowNetAttack.StateFile, resume);
+        if (!continuing) return;
+        try { Restore(checkpoint); }
         catch { _attacker.Dispose(); throw; }
+        _optimizerToLoad = Path.Combine(checkpoint, GflowNetTrainer.OptimizerFileName);
     }
 
     public string OutDir { get; }

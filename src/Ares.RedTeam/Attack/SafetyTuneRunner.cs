@@ -44,21 +44,13 @@ internal static class SafetyTuneRunner
     {
         if (!File.Exists(path)) throw new FileNotFoundException($"{path}: no eval results (run `ares attack eval` first)", path);
         var rows = new List<(string, double)>();
-        int line = 0;
-        foreach (var raw in File.ReadLines(path))
+        foreach (var row in JsonlRows.Read(path, "eval results"))
         {
-            line++;
-            if (string.IsNullOrWhiteSpace(raw)) continue;
-            try
-            {
-                using var doc = JsonDocument.Parse(raw);
-                var r = doc.RootElement;
-                if (!r.TryGetProperty("prompt", out var p) || p.ValueKind != JsonValueKind.String || !r.TryGetProperty("target", out var t) || t.ValueKind != JsonValueKind.String
-                    || !r.TryGetProperty("mean_harm", out var h) || h.ValueKind != JsonValueKind.Number)
-                    throw new InvalidDataException($"{path}:{line}: expected an eval row with string \"prompt\", string \"target\" and number \"mean_harm\"");
-                if (t.GetString() == target) rows.Add((p.GetString()!, h.GetDouble()));
-            }
-            catch (JsonException e) { throw new InvalidDataException($"{path}:{line}: invalid JSON ({e.Message})", e); }
+            var r = row.Json;
+            if (!r.TryGetProperty("prompt", out var p) || p.ValueKind != JsonValueKind.String || !r.TryGetProperty("target", out var t) || t.ValueKind != JsonValueKind.String
+                || !r.TryGetProperty("mean_harm", out var h) || h.ValueKind != JsonValueKind.Number)
+                throw new InvalidDataException($"{row.Where}: expected an eval row with string \"prompt\", string \"target\" and number \"mean_harm\"");
+            if (t.GetString() == target) rows.Add((p.GetString()!, h.GetDouble()));
         }
         return rows.Count > 0 ? rows : throw new InvalidDataException($"{path}: no rows for target '{target}'");
     }

@@ -100,24 +100,8 @@ internal static class CapabilityEvaluation
     }
 
     /// <summary>Prompts of a sandbox JSONL data file (every row has a "prompt"), e.g. data/benign_heldout.jsonl.</summary>
-    public static IReadOnlyList<string> ReadPrompts(string jsonlPath)
-    {
-        var prompts = new List<string>();
-        int line = 0;
-        foreach (var text in File.ReadLines(jsonlPath))
-        {
-            line++;
-            if (string.IsNullOrWhiteSpace(text)) continue;
-            JsonDocument doc;
-            try { doc = JsonDocument.Parse(text); }
-            catch (JsonException e) { throw new FormatException($"{jsonlPath}:{line}: not JSON ({e.Message})", e); }
-            using (doc)
-            {
-                if (doc.RootElement.ValueKind != JsonValueKind.Object || !doc.RootElement.TryGetProperty("prompt", out var p) || p.ValueKind != JsonValueKind.String)
-                    throw new FormatException($"{jsonlPath}:{line}: expected an object with a string \"prompt\"");
-                prompts.Add(p.GetString()!);
-            }
-        }
-        return prompts;
-    }
+    public static IReadOnlyList<string> ReadPrompts(string jsonlPath) =>
+        [.. JsonlRows.Read(jsonlPath, "prompt file").Select(r => r.Json.TryGetProperty("prompt", out var p) && p.ValueKind == JsonValueKind.String
+            ? p.GetString()!
+            : throw new FormatException($"{r.Where}: expected an object with a string \"prompt\""))];
 }

@@ -164,19 +164,11 @@ internal static class RepairDemo
     }
 
     /// <summary>The sandbox's held-out harmful cases as mentor cases (tuple, prompt, malicious, safe).</summary>
-    public static IReadOnlyList<MentorCase> ReadHeldOutCases(string path)
-    {
-        var cases = new List<MentorCase>();
-        var line = 0;
-        foreach (var text in File.ReadLines(path))
+    public static IReadOnlyList<MentorCase> ReadHeldOutCases(string path) =>
+        [.. JsonlRows.Read(path, "held-out case file").Select(r =>
         {
-            line++;
-            if (text.Trim().Length == 0) continue;
-            using var doc = JsonDocument.Parse(text);
-            string F(string name) => doc.RootElement.TryGetProperty(name, out var v) && v.ValueKind == JsonValueKind.String
-                ? v.GetString()! : throw new FormatException($"{path}:{line}: field '{name}' must be a string");
-            cases.Add(new MentorCase(new ComponentTuple(F("topic"), F("persona"), F("tactic"), F("goal")), F("prompt"), F("malicious"), F("safe")));
-        }
-        return cases;
-    }
+            string F(string name) => r.Json.TryGetProperty(name, out var v) && v.ValueKind == JsonValueKind.String
+                ? v.GetString()! : throw new FormatException($"{r.Where}: field '{name}' must be a string");
+            return new MentorCase(new ComponentTuple(F("topic"), F("persona"), F("tactic"), F("goal")), F("prompt"), F("malicious"), F("safe"));
+        })];
 }

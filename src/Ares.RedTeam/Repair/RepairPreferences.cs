@@ -1,4 +1,3 @@
-using System.Text.Json;
 using Ares.RedTeam.Probe;
 using Ares.RedTeam.Store;
 
@@ -49,8 +48,8 @@ internal static class RepairPreferences
     /// it (the sandbox's files mark pairs "benign" or "harmful").
     /// </summary>
     public static IReadOnlyList<TextPreference> ReadPairs(string path, string? kind = null) =>
-        [.. ReadRows(path).Where(r => kind is null || Text(r, "kind", path, optional: true) == kind)
-            .Select(r => new TextPreference(Text(r, "prompt", path)!, Text(r, "chosen", path)!, Text(r, "rejected", path)!, Text(r, "tactic", path, optional: true)))];
+        [.. JsonlRows.Read(path, "preference file").Where(r => kind is null || r.Text("kind", optional: true) == kind)
+            .Select(r => new TextPreference(r.Text("prompt")!, r.Text("chosen")!, r.Text("rejected")!, r.Text("tactic", optional: true)))];
 
     /// <summary>
     /// Safety pairs from held-out harmful cases (the sandbox's harmful_heldout.jsonl rows
@@ -58,31 +57,5 @@ internal static class RepairPreferences
     /// correct preference, whatever the RM was trained to prefer.
     /// </summary>
     public static IReadOnlyList<TextPreference> ReadHarmfulCases(string path) =>
-        [.. ReadRows(path).Select(r => new TextPreference(Text(r, "prompt", path)!, Text(r, "safe", path)!, Text(r, "malicious", path)!, Text(r, "tactic", path, optional: true)))];
-
-    sealed record Row(JsonElement Json, int Line);
-
-    static IEnumerable<Row> ReadRows(string path)
-    {
-        if (!File.Exists(path)) throw new FileNotFoundException($"{path}: preference file not found", path);
-        int line = 0;
-        foreach (var text in File.ReadLines(path))
-        {
-            line++;
-            if (string.IsNullOrWhiteSpace(text)) continue;
-            JsonElement json;
-            try { json = JsonDocument.Parse(text).RootElement; }
-            catch (JsonException e) { throw new InvalidDataException($"{path}:{line}: not a JSON object ({e.Message})"); }
-            if (json.ValueKind != JsonValueKind.Object) throw new InvalidDataException($"{path}:{line}: expected a JSON object, got {json.ValueKind}");
-            yield return new Row(json, line);
-        }
-    }
-
-    static string? Text(Row r, string field, string path, bool optional = false)
-    {
-        if (!r.Json.TryGetProperty(field, out var v) || v.ValueKind == JsonValueKind.Null)
-            return optional ? null : throw new InvalidDataException($"{path}:{r.Line}: missing string field \"{field}\"");
-        if (v.ValueKind != JsonValueKind.String) throw new InvalidDataException($"{path}:{r.Line}: field \"{field}\" must be a string, got {v.ValueKind}");
-        return v.GetString();
-    }
+        [.. JsonlRows.Read(path, "preference file").Select(r => new TextPreference(r.Text("prompt")!, r.Text("safe")!, r.Text("malicious")!, r.Text("tactic", optional: true)))];
 }
