@@ -109,9 +109,9 @@ public class GgufQuantizedModelTests(ITestOutputHelper output) : IDisposable
         Assert.Equal(expected.OrderBy(kv => kv.Key), info.DTypes.OrderBy(kv => kv.Key));
 
         var (maxDiff, std, agree) = Compare(Fixtures.Stories260KGguf, q);
-        // Measured: Q4_K_M max |Δlogit| 4.15 (0.55 std), Q5_K_M 2.15 (0.29 std); both agree on the first 20 greedy
+        // Measured: Q4_K_M max |Δlogit| 2.30 (0.31 std), Q5_K_M 1.66 (0.22 std); both agree on the first 20 greedy
         // tokens. A 64-wide model is far more sensitive to 4-bit weights than a real-sized one.
-        Assert.True(maxDiff < (mix == "q4_k_m" ? 0.7 : 0.4) * std, $"max |Δlogit| {maxDiff} vs logit std {std}");
+        Assert.True(maxDiff < (mix == "q4_k_m" ? 0.45 : 0.3) * std, $"max |Δlogit| {maxDiff} vs logit std {std}");
         Assert.True(agree >= 15, $"greedy text agrees on only {agree} tokens");
     }
 

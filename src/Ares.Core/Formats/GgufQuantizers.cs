@@ -11,9 +11,10 @@ namespace Ares.Core.Formats;
 /// The 32-weight types follow llama.cpp's reference quantisers (quantize_row_q4_0_ref …): one scale
 /// from the block's extreme (Q4_0/Q5_0, signed so the extreme lands on code 0), or its min and
 /// max (Q4_1/Q5_1); Q8_0 matches quantize_row_q8_0_ref bit for bit. The K-quants are simpler than
-/// llama.cpp's: each sub-block's scale and min come straight from its min/max (Q6_K: its max |x|)
-/// instead of make_qkx2_quants' / make_qx_quants' weighted search over candidate scales, so their
-/// error is somewhat larger and their bytes differ from llama-quantize's for the same weights.
+/// llama.cpp's: Q4_K/Q5_K fit each sub-block's scale and min by unweighted least squares over 21
+/// candidate grids (llama.cpp: make_qkx2_quants, weighted by |x|, then importance matrices when given),
+/// and Q6_K takes each sub-block's scale from its max |x| (llama.cpp: make_qx_quants' search), so
+/// their bytes differ from llama-quantize's for the same weights and Q6_K's error is somewhat larger.
 /// </remarks>
 internal static class GgufQuantizers
 {
@@ -106,7 +107,7 @@ internal static class GgufQuantizers
     }
 
     /// <summary>
-    /// Q4_K/Q5_K: each sub-block of 32 gets min = −min(0, min x) and scale = (max − min(0, min x))/(2^bits − 1);
+    /// Q4_K/Q5_K: each sub-block of 32 gets a scale and min from <see cref="FitSubBlock"/>;
     /// both are stored as 6-bit fractions of the largest (super-scales d = max scale/63, dmin = max min/63),
     /// then codes are rounded against the stored (fp16 · 6-bit) scale and min, as llama.cpp's last step does.
     /// </summary>
@@ -117,11 +118,7 @@ internal static class GgufQuantizers
         float maxScale = 0, maxMin = 0;
         for (int j = 0; j < 8; j++)
         {
-            var sub = x.Slice(32 * j, 32);
-            float lo = 0, hi = float.MinValue;
-            foreach (float v in sub) { lo = MathF.Min(lo, v); hi = MathF.Max(hi, v); }
-            scale[j] = (hi - lo) / top;
-            min[j] = -lo;
+            (scale[j], min[j]) = FitSubBlock(x.Slice(32 * j, 32), top);
             maxScale = MathF.Max(maxScale, scale[j]);
             maxMin = MathF.Max(maxMin, min[j]);
         }
@@ -159,6 +156,39 @@ internal static class GgufQuantizers
                 qs[32 * c + l] = (byte)((a & 0xF) | (b & 0xF) << 4);
                 if (bits == 5) y[16 + l] |= (byte)((a >> 4) << (2 * c) | (b >> 4) << (2 * c + 1));
             }
+    }
+
+    /// <summary>
+    /// Scale and min (x ≈ scale·q − min, q in 0…top, min ≥ 0) of one sub-block: the min/max grid and grids
+    /// up to one step coarser or finer each assign codes, a least-squares line through (q, x) refits scale
+    /// and min for those codes, and the fit with the smallest squared error wins (make_qkx2_quants' idea,
+    /// unweighted).
+    /// </summary>
+    static (float Scale, float Min) FitSubBlock(ReadOnlySpan<float> x, int top)
+    {
+        float lo = 0, hi = float.MinValue;
+        foreach (float v in x) { lo = MathF.Min(lo, v); hi = MathF.Max(hi, v); }
+        if (hi <= lo) return (0, -lo);
+        float bestScale = (hi - lo) / top, bestOffset = lo, bestErr = float.MaxValue;
+        Span<int> q = stackalloc int[x.Length];
+        for (int step = -10; step <= 10; step++)
+        {
+            float iscale = (top + 0.1f * step) / (hi - lo);
+            double sl = 0, sl2 = 0, sx = 0, sxl = 0;
+            for (int i = 0; i < x.Length; i++)
+            {
+                q[i] = Math.Clamp((int)MathF.Round((x[i] - lo) * iscale), 0, top);
+                sl += q[i]; sl2 += q[i] * q[i]; sx += x[i]; sxl += x[i] * (double)q[i];
+            }
+            double det = x.Length * sl2 - sl * sl;
+            if (det <= 0) continue;
+            double a = (x.Length * sxl - sx * sl) / det, b = (sl2 * sx - sl * sxl) / det; // x ≈ a·q + b
+            if (b > 0) { b = 0; a = sxl / sl2; } // the offset is stored as a non-negative min to subtract
+            double err = 0;
+            for (int i = 0; i < x.Length; i++) { double e = a * q[i] + b - x[i]; err += e * e; }
+            if (err < bestErr) { bestErr = (float)err; bestScale = (float)a; bestOffset = (float)b; }
+        }
+        return (MathF.Max(bestScale, 0), -bestOffset);
     }
 
     /// <summary>

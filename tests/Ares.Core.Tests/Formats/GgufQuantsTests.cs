@@ -3,7 +3,7 @@ using Ares.Core.Formats;
 
 namespace Ares.Core.Tests.Formats;
 
-public class GgufQuantsTests
+public class GgufQuantsTests(Xunit.Abstractions.ITestOutputHelper output)
 {
     // Type names, not the internal enum, so the theories can be public.
     public static TheoryData<string> AllTypes() => [.. GgufQuants.Types.Select(t => t.ToString())];
@@ -162,7 +162,9 @@ public class GgufQuantsTests
             }
         }
         double relRms = Math.Sqrt(sumErr2 / sumX2);
-        double relBound = t switch { TensorDType.Q8_0 => 0.01, TensorDType.Q6_K => 0.03, TensorDType.Q5_0 or TensorDType.Q5_1 or TensorDType.Q5_K => 0.06, _ => 0.12 };
+        output.WriteLine($"{t}: relative RMS error {relRms:F4}");
+        // Measured (seed 5): Q8_0 0.0054, Q6_K 0.0195, Q5_0 0.042, Q5_1 0.036, Q5_K 0.035, Q4_0 0.088, Q4_1 0.075, Q4_K 0.071.
+        double relBound = t switch { TensorDType.Q8_0 => 0.008, TensorDType.Q6_K => 0.025, TensorDType.Q5_0 or TensorDType.Q5_1 or TensorDType.Q5_K => 0.05, _ => 0.1 };
         Assert.True(relRms < relBound, $"{t}: relative RMS error {relRms:F4} ≥ {relBound}");
     }
 
