@@ -57,6 +57,24 @@ public sealed class CliTests : IDisposable
     }
 
     [Fact]
+    public void Quantize_writes_a_Q8_0_gguf_that_info_describes_and_generate_runs()
+    {
+        Directory.CreateDirectory(_dir);
+        string q = Path.Combine(_dir, "q8.gguf");
+        var (code, stdout, err) = Run("model", "quantize", Stories, "--out", q, "--type", "q8_0");
+        Assert.True(code == 0, err);
+        Assert.Contains("Q8_0  ×32", stdout); // 5 layers × 6 matrices (ffn_down, rows of 172, → F16), plus token_embd and output
+        var info = Run("model", "info", q).Out;
+        Assert.Contains("Q8_0 ×32", info);
+        Assert.Contains("F16 ×5", info);
+        var fromF32 = Run("generate", "--model", Stories, "--prompt", "The dog", "--max-new-tokens", "30", "--temperature", "0");
+        var fromQ8 = Run("generate", "--model", q, "--prompt", "The dog", "--max-new-tokens", "30", "--temperature", "0");
+        Assert.Equal(0, fromQ8.Code);
+        Assert.Equal(fromF32.Out, fromQ8.Out);
+        Assert.Equal(2, Run("model", "quantize", Stories, "--out", q, "--type", "iq2_xxs").Code);
+    }
+
+    [Fact]
     public void Export_then_generate_from_the_HF_directory_gives_the_same_text()
     {
         var (code, _, err) = Run("model", "export", Stories, "--out", _dir);
@@ -86,7 +104,7 @@ public sealed class CliTests : IDisposable
     [Fact]
     public void Every_command_explains_itself_with_help()
     {
-        foreach (var cmd in new[] { new[] { "--help" }, ["generate", "--help"], ["tokenize", "--help"], ["model", "info", "--help"], ["model", "export", "--help"], ["bench", "model", "--help"], ["sandbox", "build", "--help"] })
+        foreach (var cmd in new[] { new[] { "--help" }, ["generate", "--help"], ["tokenize", "--help"], ["model", "info", "--help"], ["model", "export", "--help"], ["model", "quantize", "--help"], ["bench", "model", "--help"], ["sandbox", "build", "--help"] })
         {
             var (code, stdout, _) = Run(cmd);
             Assert.Equal(0, code);

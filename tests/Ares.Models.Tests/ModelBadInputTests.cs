@@ -115,12 +115,13 @@ public sealed class ModelBadInputTests : IDisposable
         var key = BitConverter.GetBytes(13UL).Concat(Encoding.ASCII.GetBytes("output.weight")).ToArray();
         int at = bytes.AsSpan().IndexOf(key) + key.Length;
         int nDims = BitConverter.ToInt32(bytes, at);
-        BitConverter.GetBytes(12u).CopyTo(bytes, at + 4 + 8 * nDims); // 12 = Q4_K
-        var path = Path.Combine(_dir, "q4k.gguf");
+        BitConverter.GetBytes(23u).CopyTo(bytes, at + 4 + 8 * nDims); // 23 = IQ4_XS, a codebook quantisation Ares does not read
+        var path = Path.Combine(_dir, "iq4xs.gguf");
         File.WriteAllBytes(path, bytes);
         var e = Assert.Throws<NotSupportedException>(() => ModelLoader.Load(path).Dispose());
         Assert.Contains("output.weight", e.Message);
-        Assert.Contains("Q4_K", e.Message);
+        Assert.Contains("IQ4_XS", e.Message);
+        Assert.Contains("Q4_K", e.Message); // the supported list
         Assert.Contains(path, e.Message);
     }
 

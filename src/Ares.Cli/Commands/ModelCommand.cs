@@ -5,7 +5,7 @@ using Ares.Models.Loading;
 
 namespace Ares.Cli.Commands;
 
-/// <summary>`ares model info|export`: inspect a checkpoint, or save it as a Hugging Face directory.</summary>
+/// <summary>`ares model info|export|quantize`: inspect a checkpoint, save it as a Hugging Face directory, or quantise a GGUF.</summary>
 internal static class ModelCommand
 {
     public static Command Create()
@@ -13,6 +13,7 @@ internal static class ModelCommand
         var cmd = new Command("model", "Inspect or convert models");
         cmd.Add(Info());
         cmd.Add(Export());
+        cmd.Add(Quantize());
         return cmd;
     }
 
@@ -65,6 +66,28 @@ internal static class ModelCommand
             };
             HfModelSaver.Save(m, r.GetValue(output)!, stored);
             Console.Error.WriteLine($"wrote {r.GetValue(output)}");
+            return 0;
+        }));
+        return cmd;
+    }
+
+    static Command Quantize()
+    {
+        var path = new Argument<string>("PATH") { Description = "A .gguf file (F32, F16, BF16 or any type Ares reads)" };
+        var output = new Option<string>("--out", "-o") { Description = "The .gguf file to write", Required = true };
+        var type = new Option<string>("--type") { Description = "Recipe, as llama-quantize names it: q4_k_m (default), q5_k_m, q8_0 or q4_0", DefaultValueFactory = _ => "q4_k_m" };
+        var cmd = new Command("quantize", "Write a GGUF with its weight matrices quantised by one of llama.cpp's recipes (norms stay F32)") { path, output, type };
+        cmd.SetAction(r => CliErrors.Run(() =>
+        {
+            string input = r.GetValue(path)!, outPath = r.GetValue(output)!;
+            if (Directory.Exists(input))
+                throw new ArgumentException($"{input}: quantize reads a .gguf file; convert a Hugging Face directory with llama.cpp's convert_hf_to_gguf.py first");
+            if (!File.Exists(input)) throw new FileNotFoundException($"{input}: no such file");
+            var mix = GgufQuantizer.ParseMix(r.GetValue(type)!);
+            var plan = GgufQuantizer.Quantize(input, outPath, mix);
+            foreach (var g in plan.GroupBy(p => p.To).OrderByDescending(g => g.Count()))
+                Console.WriteLine($"{g.Key,-5} ×{g.Count()}");
+            Console.Error.WriteLine($"wrote {outPath} ({new FileInfo(input).Length / 1e6:F2} MB → {new FileInfo(outPath).Length / 1e6:F2} MB)");
             return 0;
         }));
         return cmd;

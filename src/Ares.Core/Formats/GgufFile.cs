@@ -41,7 +41,16 @@ internal sealed class GgufFile : ITensorReader
     {
         [0] = TensorDType.F32,
         [1] = TensorDType.F16,
+        [2] = TensorDType.Q4_0,
+        [3] = TensorDType.Q4_1,
+        [6] = TensorDType.Q5_0,
+        [7] = TensorDType.Q5_1,
         [8] = TensorDType.Q8_0,
+        [10] = TensorDType.Q2_K,
+        [11] = TensorDType.Q3_K,
+        [12] = TensorDType.Q4_K,
+        [13] = TensorDType.Q5_K,
+        [14] = TensorDType.Q6_K,
         [24] = TensorDType.I8,
         [25] = TensorDType.I16,
         [26] = TensorDType.I32,
@@ -85,6 +94,10 @@ internal sealed class GgufFile : ITensorReader
         [39] = "MXFP4",
     };
     public static string GgmlTypeName(uint t) => GgmlTypeNames.TryGetValue(t, out var n) ? n : $"type {t}";
+
+    /// <summary>The GGUF tensor types Ares loads, for error messages (F32, F16, …, Q6_K).</summary>
+    public static string SupportedTypeNames { get; } = string.Join(", ", Supported.OrderBy(kv => kv.Key)
+        .Where(kv => TensorDTypes.IsFloatingPoint(kv.Value)).Select(kv => GgmlTypeNames[kv.Key]));
 
     /// <summary>The ggml_type id that stores <paramref name="t"/>, or null where GGUF has none (U8, Bool).</summary>
     public static uint? GgmlType(TensorDType t)

@@ -1,7 +1,10 @@
 namespace Ares.Core.Formats;
 
-/// <summary>Element types a checkpoint may hold. Quantised types are dequantised on load.</summary>
-internal enum TensorDType { F32, F16, BF16, F64, I8, I16, I32, I64, U8, Bool, Q8_0 }
+/// <summary>
+/// Element types a checkpoint may hold. The Q* types are ggml's block quantisations (GGUF only,
+/// see <see cref="GgufQuants"/>), dequantised to fp32 on load.
+/// </summary>
+internal enum TensorDType { F32, F16, BF16, F64, I8, I16, I32, I64, U8, Bool, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K }
 
 /// <summary>
 /// One tensor in a checkpoint file: its name, element type, shape (outermost dimension first, as

@@ -29,7 +29,7 @@ internal static partial class GgufModelLoader
         };
         if (!g.Tensors.TryGetValue("token_embd.weight", out var embd))
             throw new ModelFormatException($"{path}: tensor 'token_embd.weight' is missing" +
-                (g.UnsupportedTensorTypes.TryGetValue("token_embd.weight", out var ut) ? $" (it has unsupported type {ut}; supported: F32, F16, BF16, Q8_0)" : ""));
+                (g.UnsupportedTensorTypes.TryGetValue("token_embd.weight", out var ut) ? $" (it has unsupported type {ut}; supported: {GgufFile.SupportedTypeNames})" : ""));
         int hidden = (int)g.Require<uint>($"{arch}.embedding_length");
         int heads = (int)g.Require<uint>($"{arch}.attention.head_count");
         if (g.Metadata.TryGetValue($"{arch}.attention.head_count_kv", out var kvRaw) && kvRaw is Array)
@@ -99,7 +99,7 @@ internal static partial class GgufModelLoader
             if (!g.Tensors.TryGetValue(ggufName, out var e))
             {
                 if (g.UnsupportedTensorTypes.TryGetValue(ggufName, out var type))
-                    throw new NotSupportedException($"{g.FilePath}: tensor '{ggufName}' has type {type}, which Ares cannot load (supported: F32, F16, BF16, Q8_0)");
+                    throw new NotSupportedException($"{g.FilePath}: tensor '{ggufName}' has type {type}, which Ares cannot load (supported: {GgufFile.SupportedTypeNames})");
                 return null;
             }
             Func<TorchSharp.torch.Tensor, TorchSharp.torch.Tensor>? fix = null;
@@ -111,7 +111,7 @@ internal static partial class GgufModelLoader
             return (e, g, fix);
         }, g.Tensors.Keys.Select(k => (k, (ITensorReader)g)), k => k == "rope_freqs.weight");
         foreach (var (name, type) in g.UnsupportedTensorTypes)
-            throw new NotSupportedException($"{g.FilePath}: tensor '{name}' has type {type}, which Ares cannot load (supported: F32, F16, BF16, Q8_0)");
+            throw new NotSupportedException($"{g.FilePath}: tensor '{name}' has type {type}, which Ares cannot load (supported: {GgufFile.SupportedTypeNames})");
         return model;
     }
 

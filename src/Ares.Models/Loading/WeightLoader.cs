@@ -42,7 +42,7 @@ internal static class WeightLoader
             throw new ModelFormatException($"{source}: unexpected tensors (not part of a {model.Config.HfArchitectureName}): {string.Join(", ", unexpected.Take(8))}{(unexpected.Count > 8 ? $" and {unexpected.Count - 8} more" : "")}");
     }
 
-    /// <summary>Reads one tensor into a new CPU tensor: F32/F16/BF16 as stored, Q8_0 dequantised to fp32.</summary>
+    /// <summary>Reads one tensor into a new CPU tensor: F32/F16/BF16 as stored, GGUF block quantisations (Q4_0 … Q6_K) dequantised to fp32.</summary>
     public static Tensor Read(ITensorReader reader, TensorEntry e)
     {
         if (e.ByteLength > int.MaxValue) throw new ModelFormatException($"{reader.FilePath}: tensor '{e.Name}' is {e.ByteLength} bytes; tensors over 2 GiB are not supported");
@@ -59,7 +59,7 @@ internal static class WeightLoader
             t.bytes = bytes;
             return t;
         }
-        if (e.DType == TensorDType.Q8_0)
+        if (GgufQuants.IsQuantized(e.DType))
         {
             var floats = new float[e.ElementCount];
             TensorDTypes.ToFloat32(e.DType, bytes, floats);

@@ -110,12 +110,12 @@ public class GgufWriterTests
         var x = new float[32];
         x[0] = 127; x[1] = 2.5f; x[2] = -2.5f; x[3] = 0.4f; x[4] = -127;
         var block = new byte[34];
-        TensorDTypes.QuantizeQ8_0(x, block);
+        GgufQuantizers.Quantize(TensorDType.Q8_0, x, block);
         Assert.Equal((Half)1, BitConverter.UInt16BitsToHalf(BinaryPrimitives.ReadUInt16LittleEndian(block)));
         Assert.Equal(new sbyte[] { 127, 3, -3, 0, -127 }, block[2..7].Select(b => (sbyte)b));
 
         var zeros = new byte[34];
-        TensorDTypes.QuantizeQ8_0(new float[32], zeros);
+        GgufQuantizers.Quantize(TensorDType.Q8_0, new float[32], zeros);
         Assert.All(zeros, b => Assert.Equal(0, b));
     }
 
@@ -126,7 +126,7 @@ public class GgufWriterTests
         var x = new float[4 * 64];
         for (int i = 0; i < x.Length; i++) x[i] = (float)(rng.NextDouble() * 2 - 1) * (1 + i % 7);
         var q = new byte[x.Length / 32 * 34];
-        TensorDTypes.QuantizeQ8_0(x, q);
+        GgufQuantizers.Quantize(TensorDType.Q8_0, x, q);
 
         using var dir = new TempDirectory();
         var path = dir.File("q8.gguf");
