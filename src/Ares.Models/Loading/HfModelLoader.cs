@@ -52,7 +52,12 @@ internal static class HfModelLoader
 
     public static CausalLM Load(ITensorReader weights, TransformerConfig config, ScalarType dtype, string dir)
     {
-        CausalLM model = config.Architecture == Architecture.Gpt2 ? new Gpt2LMHeadModel(config, dtype) : new LlamaForCausalLM(config, dtype);
+        CausalLM model = config.Architecture switch
+        {
+            Architecture.Gpt2 => new Gpt2LMHeadModel(config, dtype),
+            Architecture.Gemma2 or Architecture.Gemma3 => new GemmaForCausalLM(config, dtype),
+            _ => new LlamaForCausalLM(config, dtype),
+        };
         bool gpt2 = config.Architecture == Architecture.Gpt2;
         WeightLoader.Load(model, dir, name =>
         {
