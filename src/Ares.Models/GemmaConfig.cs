@@ -16,7 +16,8 @@ internal static class GemmaConfig
         bool g3 = modelType == "gemma3_text";
         if (Bool(j, "use_bidirectional_attention", path) == true)
             throw new NotSupportedException($"{path}: use_bidirectional_attention = true (EmbeddingGemma) is not supported");
-        int hidden = Req(j, "hidden_size", path), heads = Req(j, "num_attention_heads", path), layers = Req(j, "num_hidden_layers", path);
+        // Gemma 3 checkpoints' text_config often holds only what differs from these defaults (e.g. gemma-3-4b-it).
+        int hidden = Int(j, "hidden_size", path) ?? 2304, heads = Int(j, "num_attention_heads", path) ?? 8, layers = Int(j, "num_hidden_layers", path) ?? 26;
         int? window = j.ContainsKey("sliding_window") ? Int(j, "sliding_window", path) : 4096;
         var sliding = new bool[layers];
         if (j["layer_types"] is JsonArray types)
@@ -67,12 +68,12 @@ internal static class GemmaConfig
         return new TransformerConfig
         {
             Architecture = g3 ? Architecture.Gemma3 : Architecture.Gemma2,
-            VocabSize = Req(j, "vocab_size", path),
+            VocabSize = Int(j, "vocab_size", path) ?? (g3 ? 262_208 : 256_000),
             HiddenSize = hidden,
-            IntermediateSize = Req(j, "intermediate_size", path),
+            IntermediateSize = Int(j, "intermediate_size", path) ?? 9216,
             NumLayers = layers,
             NumHeads = heads,
-            NumKvHeads = Int(j, "num_key_value_heads", path) ?? heads,
+            NumKvHeads = Int(j, "num_key_value_heads", path) ?? 4,
             HeadDim = Int(j, "head_dim", path) ?? 256,
             MaxPositions = Int(j, "max_position_embeddings", path) ?? (g3 ? 131072 : 8192),
             NormEps = Dbl(j, "rms_norm_eps", path) ?? 1e-6,

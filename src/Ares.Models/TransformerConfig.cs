@@ -118,7 +118,8 @@ internal sealed record TransformerConfig
             "llama" or "mistral" or "qwen2" => FromLlamaLike(j, path, modelType),
             "gpt2" => FromGpt2(j, path),
             "gemma2" or "gemma3_text" => GemmaConfig.FromHf(j, path, modelType),
-            "gemma3" => throw new NotSupportedException($"{path}: model_type 'gemma3' (Gemma3ForConditionalGeneration, text + vision) is not supported: use a text-only checkpoint (model_type 'gemma3_text', Gemma3ForCausalLM)"),
+            "gemma3" => j["text_config"] is JsonObject text ? GemmaConfig.FromHf(text, $"{path} (text_config)", "gemma3_text")
+                : throw new NotSupportedException($"{path}: model_type 'gemma3' (Gemma3ForConditionalGeneration) needs a 'text_config' object: Ares loads its language model only"),
             _ => throw new NotSupportedException($"{path}: model_type '{modelType}' is not supported (llama, mistral, qwen2, gpt2, gemma2, gemma3_text)"),
         };
         cfg = cfg with

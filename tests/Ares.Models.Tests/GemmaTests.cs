@@ -278,7 +278,7 @@ public sealed class GemmaTests : IDisposable
 
     [Theory]
     [InlineData("layer_types", "config.json: layer_types[1] = 'chunked_attention' is not supported")]
-    [InlineData("multimodal", "model_type 'gemma3' (Gemma3ForConditionalGeneration, text + vision) is not supported")]
+    [InlineData("multimodal", "model_type 'gemma3' (Gemma3ForConditionalGeneration) needs a 'text_config' object")]
     [InlineData("rope", "rope_scaling type 'llama3' is not supported for gemma3_text")]
     public void Unsupported_gemma_configs_are_refused_naming_the_key(string what, string message)
     {
@@ -290,6 +290,40 @@ public sealed class GemmaTests : IDisposable
         };
         var e = Assert.Throws<NotSupportedException>(() => TransformerConfig.FromHfConfig(j, "config.json"));
         Assert.Contains(message, e.Message);
+    }
+
+    [Theory]
+    [InlineData("language_model.model.", "language_model.")]   // transformers < 4.52
+    [InlineData("model.language_model.", "")]                   // transformers ≥ 4.52
+    public void A_multimodal_Gemma3_checkpoint_loads_its_language_model(string bodyPrefix, string headPrefix)
+    {
+        var c = Gemma3() with { TieWordEmbeddings = false };
+        using var model = Create(c, seed: 8);
+        Directory.CreateDirectory(_dir);
+        var textConfig = c.ToHfConfig();
+        foreach (var key in new[] { "architectures", "bos_token_id", "eos_token_id", "pad_token_id", "torch_dtype" }) textConfig.Remove(key);
+        var config = new JsonObject
+        {
+            ["architectures"] = new JsonArray("Gemma3ForConditionalGeneration"), ["model_type"] = "gemma3", ["text_config"] = textConfig,
+            ["vision_config"] = new JsonObject { ["model_type"] = "siglip_vision_model" }, ["torch_dtype"] = "float32",
+        };
+        File.WriteAllText(Path.Combine(_dir, "config.json"), config.ToJsonString());
+        using var vision = randn(4, 3);
+        var tensors = model.named_parameters().Select(p => (p.name.StartsWith("model.", StringComparison.Ordinal)
+                ? bodyPrefix + p.name["model.".Length..] : headPrefix + p.name, (Tensor)p.parameter))
+            .Append((bodyPrefix.StartsWith("model.", StringComparison.Ordinal) ? "model.vision_tower.vision_model.post_layernorm.weight" : "vision_tower.vision_model.post_layernorm.weight", vision))
+            .Append(("multi_modal_projector.mm_soft_emb_norm.weight", vision))
+            .ToList();
+        SafetensorsTorch.Write(Path.Combine(_dir, "model.safetensors"), tensors);
+        var loadedConfig = HfModelLoader.ReadConfig(_dir);
+        Assert.Equal(Architecture.Gemma3, loadedConfig.Architecture);
+        using var weights = HfModelLoader.OpenWeights(_dir);
+        using var loaded = HfModelLoader.Load(weights, loadedConfig, ScalarType.Float32, _dir);
+        loaded.eval();
+        var ids = Probe.Select(x => (long)x).ToArray();
+        using var a = TinyModels.Logits(model, ids);
+        using var b = TinyModels.Logits(loaded, ids);
+        Assert.Equal(0f, MaxAbsDiff(a, b));
     }
 
     [Fact]
