@@ -174,6 +174,26 @@ public sealed class GemmaTests : IDisposable
         finally { if (Directory.Exists(saved)) Directory.Delete(saved, recursive: true); }
     }
 
+    [Theory]
+    [InlineData("gemma2")]
+    [InlineData("gemma3")]
+    public void Bf16_compute_stays_close_to_fp32(string kind)
+    {
+        using var model = Create(Config(kind), seed: 6);
+        HfModelSaver.Save(model, _dir, TensorDType.BF16, _ => { });
+        var config = HfModelLoader.ReadConfig(_dir);
+        using var weights = HfModelLoader.OpenWeights(_dir);
+        using var f32 = HfModelLoader.Load(weights, config, ScalarType.Float32, _dir);
+        using var bf16 = HfModelLoader.Load(weights, config, ScalarType.BFloat16, _dir);
+        f32.eval(); bf16.eval();
+        var ids = Probe.Select(x => (long)x).ToArray();
+        using var a = TinyModels.Logits(f32, ids);
+        using var b = TinyModels.Logits(bf16, ids);
+        Assert.Equal(ScalarType.BFloat16, b.dtype);
+        using var bf = b.to_type(ScalarType.Float32);
+        Assert.InRange(MaxAbsDiff(a, bf), 0, 0.15f);
+    }
+
     [Fact]
     public void The_Gemma2_reward_head_scores_the_last_real_token_of_each_padded_sequence()
     {
