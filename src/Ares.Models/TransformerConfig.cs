@@ -2,7 +2,7 @@ using System.Text.Json.Nodes;
 
 namespace Ares.Models;
 
-internal enum Architecture { Llama, Qwen2, Gpt2 }
+internal enum Architecture { Llama, Qwen2, Gpt2, Gemma2, Gemma3 }
 
 /// <summary>Llama 3 frequency-dependent RoPE rescaling (HF `rope_scaling.rope_type = "llama3"`).</summary>
 internal sealed record Llama3RopeScaling(double Factor, double LowFreqFactor, double HighFreqFactor, int OriginalMaxPositions);
@@ -39,6 +39,16 @@ internal sealed record TransformerConfig
     public string HiddenAct { get; init; } = "silu";
     /// <summary>Longest sequence before sliding-window attention would apply (Mistral); null = none.</summary>
     public int? SlidingWindow { get; init; }
+    /// <summary>Per layer: true = sliding-window attention (HF `layer_types` "sliding_attention"); null = no per-layer windows (Gemma sets it).</summary>
+    public IReadOnlyList<bool>? SlidingLayers { get; init; }
+    /// <summary>Gemma: attention scores are scaled by this^-0.5 (HF `query_pre_attn_scalar`); null = head_dim.</summary>
+    public double? QueryPreAttnScalar { get; init; }
+    /// <summary>Gemma 2: attention scores become c·tanh(s/c) before the mask (HF `attn_logit_softcapping`); null = none.</summary>
+    public double? AttnLogitSoftcap { get; init; }
+    /// <summary>Gemma 2: LM logits become c·tanh(z/c) (HF `final_logit_softcapping`); null = none.</summary>
+    public double? FinalLogitSoftcap { get; init; }
+    /// <summary>Gemma 3: rope base of the sliding layers (HF `rope_local_base_freq`, no scaling); global layers use RopeTheta.</summary>
+    public double? RopeLocalTheta { get; init; }
     public int? BosTokenId { get; init; }
     public int[] EosTokenIds { get; init; } = [];
     public int? PadTokenId { get; init; }
@@ -49,15 +59,23 @@ internal sealed record TransformerConfig
     /// <summary>dtype the checkpoint declares (informational; compute dtype is chosen at load).</summary>
     public string TorchDtype { get; init; } = "float32";
 
-    public int MaxSequenceLength => SlidingWindow is int w ? Math.Min(w, MaxPositions) : MaxPositions;
+    /// <summary>Without per-layer windows (<see cref="SlidingLayers"/>) a window is not implemented, so sequences stop at it.</summary>
+    public int MaxSequenceLength => SlidingWindow is int w && SlidingLayers is null ? Math.Min(w, MaxPositions) : MaxPositions;
 
-    public string ModelType => Architecture switch { Architecture.Llama => "llama", Architecture.Qwen2 => "qwen2", _ => "gpt2" };
+    public string ModelType => Architecture switch
+    {
+        Architecture.Llama => "llama", Architecture.Qwen2 => "qwen2", Architecture.Gemma2 => "gemma2", Architecture.Gemma3 => "gemma3_text", _ => "gpt2",
+    };
 
     public string HfArchitectureName => (Architecture, NumLabels) switch
     {
         (Architecture.Llama, null) => "LlamaForCausalLM",
         (Architecture.Qwen2, null) => "Qwen2ForCausalLM",
         (Architecture.Gpt2, null) => "GPT2LMHeadModel",
+        (Architecture.Gemma2, null) => "Gemma2ForCausalLM",
+        (Architecture.Gemma3, null) => "Gemma3ForCausalLM",
+        (Architecture.Gemma2, _) => "Gemma2ForSequenceClassification",
+        (Architecture.Gemma3, _) => "Gemma3TextForSequenceClassification",
         (Architecture.Llama, _) => "LlamaForSequenceClassification",
         (Architecture.Qwen2, _) => "Qwen2ForSequenceClassification",
         _ => "GPT2ForSequenceClassification",
@@ -79,6 +97,11 @@ internal sealed record TransformerConfig
         Need(Architecture != Architecture.Gpt2 || NumHeads * HeadDim == HiddenSize, $"n_embd = {HiddenSize} must equal n_head × head_dim");
         Need(NumLabels is null or (> 0 and <= 65_536), $"num_labels = {NumLabels} is out of range");
         Need(LabelNames is null || LabelNames.Count == NumLabels, $"id2label has {LabelNames?.Count} names but num_labels = {NumLabels}");
+        Need(SlidingLayers is null || SlidingLayers.Count == NumLayers, $"layer_types has {SlidingLayers?.Count} entries but num_hidden_layers = {NumLayers}");
+        Need(SlidingLayers is null || !SlidingLayers.Contains(true) || SlidingWindow is > 0, $"sliding_window = {SlidingWindow} must be a positive integer");
+        Need(AttnLogitSoftcap is null or > 0, $"attn_logit_softcapping = {AttnLogitSoftcap} must be positive or null");
+        Need(FinalLogitSoftcap is null or > 0, $"final_logit_softcapping = {FinalLogitSoftcap} must be positive or null");
+        Need(QueryPreAttnScalar is null or > 0, $"query_pre_attn_scalar = {QueryPreAttnScalar} must be positive");
     }
 
     // ---------------------------------------------------------------- HF config.json
@@ -94,7 +117,10 @@ internal sealed record TransformerConfig
         {
             "llama" or "mistral" or "qwen2" => FromLlamaLike(j, path, modelType),
             "gpt2" => FromGpt2(j, path),
-            _ => throw new NotSupportedException($"{path}: model_type '{modelType}' is not supported (llama, mistral, qwen2, gpt2)"),
+            "gemma2" or "gemma3_text" => GemmaConfig.FromHf(j, path, modelType),
+            "gemma3" => j["text_config"] is JsonObject text ? GemmaConfig.FromHf(text, $"{path} (text_config)", "gemma3_text")
+                : throw new NotSupportedException($"{path}: model_type 'gemma3' (Gemma3ForConditionalGeneration) needs a 'text_config' object: Ares loads its language model only"),
+            _ => throw new NotSupportedException($"{path}: model_type '{modelType}' is not supported (llama, mistral, qwen2, gpt2, gemma2, gemma3_text)"),
         };
         cfg = cfg with
         {
@@ -145,7 +171,7 @@ internal sealed record TransformerConfig
         };
     }
 
-    static (double Linear, Llama3RopeScaling? Llama3) ParseRopeScaling(JsonObject j, string path)
+    internal static (double Linear, Llama3RopeScaling? Llama3) ParseRopeScaling(JsonObject j, string path)
     {
         if (j["rope_scaling"] is not JsonObject rs) return (1, null);
         string type = Str(rs, "rope_type", path) ?? Str(rs, "type", path) ?? "default";
@@ -203,8 +229,9 @@ internal sealed record TransformerConfig
             j["head_dim"] = HeadDim; j["max_position_embeddings"] = MaxPositions; j["rms_norm_eps"] = NormEps;
             j["rope_theta"] = RopeTheta; j["tie_word_embeddings"] = TieWordEmbeddings; j["hidden_act"] = HiddenAct;
             j["mlp_bias"] = MlpBias;
-            if (Architecture == Architecture.Llama) j["attention_bias"] = QkvBias;
+            if (Architecture is Architecture.Llama or Architecture.Gemma2 or Architecture.Gemma3) j["attention_bias"] = QkvBias;
             else j["use_sliding_window"] = false;
+            if (Architecture is Architecture.Gemma2 or Architecture.Gemma3) GemmaConfig.WriteHf(this, j);
             if (RopeLlama3 is { } r)
                 j["rope_scaling"] = new JsonObject
                 {
@@ -242,7 +269,7 @@ internal sealed record TransformerConfig
     }
 
     // Typed accessors that name the key and file on a type mismatch.
-    static int Req(JsonObject j, string key, string path) => Int(j, key, path) ?? throw new NotSupportedException($"{path}: required key '{key}' is missing");
+    internal static int Req(JsonObject j, string key, string path) => Int(j, key, path) ?? throw new NotSupportedException($"{path}: required key '{key}' is missing");
     internal static int? Int(JsonObject j, string key, string path) => j[key] is { } n ? As<int>(n, key, path, "an integer") : null;
     internal static double? Dbl(JsonObject j, string key, string path) => j[key] is { } n ? As<double>(n, key, path, "a number") : null;
     internal static bool? Bool(JsonObject j, string key, string path) => j[key] is { } n ? As<bool>(n, key, path, "true or false") : null;

@@ -25,7 +25,12 @@ internal static class TinyModels
     public static CausalLM Create(TransformerConfig c, long seed = 0)
     {
         manual_seed(seed);
-        CausalLM m = c.Architecture == Architecture.Gpt2 ? new Gpt2LMHeadModel(c) : new LlamaForCausalLM(c);
+        CausalLM m = c.Architecture switch
+        {
+            Architecture.Gpt2 => new Gpt2LMHeadModel(c),
+            Architecture.Gemma2 or Architecture.Gemma3 => new GemmaForCausalLM(c),
+            _ => new LlamaForCausalLM(c),
+        };
         // Biases and norms start at 0/1; randomise them so that round trips test every tensor.
         using (no_grad())
             foreach (var (name, p) in m.named_parameters())

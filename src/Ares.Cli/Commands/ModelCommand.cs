@@ -36,6 +36,12 @@ internal static class ModelCommand
             Console.WriteLine($"context length:  {c.MaxPositions}");
             if (c.Architecture != Architecture.Gpt2)
                 Console.WriteLine($"rope:            theta {c.RopeTheta}{(c.RopeLlama3 is { } s ? $", llama3 scaling ×{s.Factor}" : c.RopeLinearFactor != 1 ? $", linear scaling ×{c.RopeLinearFactor}" : "")}");
+            if (c.RopeLocalTheta is double local) Console.WriteLine($"rope (local):    theta {local} (sliding-window layers)");
+            if (c.SlidingWindow is int window)
+                Console.WriteLine($"sliding window:  {window} tokens" + (c.SlidingLayers is { } sl ? $" ({sl.Count(x => x)} of {sl.Count} layers; the others global)" : ""));
+            if (c.AttnLogitSoftcap is not null || c.FinalLogitSoftcap is not null)
+                Console.WriteLine($"soft-caps:       attention {c.AttnLogitSoftcap?.ToString() ?? "none"}, final logits {c.FinalLogitSoftcap?.ToString() ?? "none"}");
+            if (c.QueryPreAttnScalar is double qs) Console.WriteLine($"attn scale:      query_pre_attn_scalar {qs} (scores × {1 / Math.Sqrt(qs):G4})");
             Console.WriteLine($"norm eps:        {c.NormEps}");
             Console.WriteLine($"tied embeddings: {(c.TieWordEmbeddings ? "yes" : "no")}");
             if (c.NumLabels is int n) Console.WriteLine($"score head:      {n} label(s)");

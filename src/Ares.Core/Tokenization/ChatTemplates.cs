@@ -16,6 +16,8 @@ internal enum ChatFormat
     Llama2,
     /// <summary>Mistral 7B Instruct v0.1: <c>&lt;s&gt;[INST] user [/INST]answer&lt;/s&gt;</c> (Llama 2's [INST] without &lt;&lt;SYS&gt;&gt;).</summary>
     Mistral,
+    /// <summary>Gemma 2/3: <c>&lt;bos&gt;&lt;start_of_turn&gt;user\ncontent&lt;end_of_turn&gt;\n&lt;start_of_turn&gt;model\n</c>; no system role.</summary>
+    Gemma,
 }
 
 internal sealed record ChatMessage(string Role, string Content);
@@ -57,6 +59,7 @@ internal sealed record ChatTemplate(ChatFormat Family)
             ChatFormat.ChatML => ChatML(messages, addGenerationPrompt),
             ChatFormat.Llama3 => Llama3(messages, addGenerationPrompt),
             ChatFormat.Llama2 => Llama2(messages),
+            ChatFormat.Gemma => Gemma(messages, addGenerationPrompt),
             _ => Mistral(messages),
         };
     }
@@ -146,6 +149,23 @@ internal sealed record ChatTemplate(ChatFormat Family)
         return sb.ToString();
     }
 
+    /// <summary>
+    /// Gemma: the assistant is called "model", contents are trimmed, and a system message (which Gemma 2's template
+    /// rejects) is folded into the first user turn followed by a blank line, as Gemma 3's template does.
+    /// </summary>
+    static string Gemma(IReadOnlyList<ChatMessage> messages, bool addGenerationPrompt)
+    {
+        var (system, turns) = SplitSystem(messages);
+        var sb = new StringBuilder("<bos>");
+        for (int i = 0; i < turns.Count; i++)
+        {
+            string content = i == 0 && system != null ? $"{system.Trim()}\n\n{turns[i].Content.Trim()}" : turns[i].Content.Trim();
+            sb.Append("<start_of_turn>").Append(turns[i].Role == "assistant" ? "model" : "user").Append('\n').Append(content).Append("<end_of_turn>\n");
+        }
+        if (addGenerationPrompt) sb.Append("<start_of_turn>model\n");
+        return sb.ToString();
+    }
+
     /// <summary>An optional leading system message, then turns that must alternate user/assistant (the [INST] templates raise otherwise).</summary>
     static (string? System, IReadOnlyList<ChatMessage> Turns) SplitSystem(IReadOnlyList<ChatMessage> messages)
     {
@@ -161,7 +181,7 @@ internal sealed record ChatTemplate(ChatFormat Family)
 /// <summary>Recognises a model's chat template family from its Jinja text, or takes an explicit choice.</summary>
 internal static partial class ChatTemplates
 {
-    public const string Names = "chatml, llama3, llama3.1, llama2, mistral, plain";
+    public const string Names = "chatml, llama3, llama3.1, llama2, mistral, gemma, plain";
 
     /// <summary>A plain ChatML Jinja template (Qwen2's, without a default system prompt), for tokenizers Ares writes itself.</summary>
     public const string ChatMLJinja =
@@ -195,6 +215,9 @@ internal static partial class ChatTemplates
             return date.Success ? llama3 with { TodayDate = date.Groups["date"].Value }
                 : throw Unrecognised(t, "a Llama 3.1-style template whose fallback date_string Ares cannot find");
         }
+        // Gemma's templates rename the assistant: a <start_of_turn> template without the model turn writes other text.
+        if (t.Contains("<start_of_turn>model", StringComparison.Ordinal) && t.Contains("<end_of_turn>", StringComparison.Ordinal))
+            return new ChatTemplate(ChatFormat.Gemma) { FixedGenerationPrompt = FixedGenerationPrompt(t, "<start_of_turn>model") };
         if (t.Contains("[INST]", StringComparison.Ordinal))
         {
             if (t.Contains("<<SYS>>", StringComparison.Ordinal)) return new ChatTemplate(ChatFormat.Llama2);
@@ -202,7 +225,7 @@ internal static partial class ChatTemplates
                 throw Unrecognised(t, "a later Mistral [INST] variant (different spacing or system placement than v0.1)");
             return new ChatTemplate(ChatFormat.Mistral);
         }
-        throw Unrecognised(t, "none of the markers <|im_start|> (ChatML), <|start_header_id|> + <|eot_id|> (Llama 3), [INST] (Llama 2 / Mistral) occurs in it");
+        throw Unrecognised(t, "none of the markers <|im_start|> (ChatML), <|start_header_id|> + <|eot_id|> (Llama 3), [INST] (Llama 2 / Mistral), <start_of_turn>model + <end_of_turn> (Gemma) occurs in it");
     }
 
     /// <summary>An explicit choice (e.g. from the command line), overriding detection.</summary>
@@ -213,6 +236,7 @@ internal static partial class ChatTemplates
         "llama3.1" => new ChatTemplate(ChatFormat.Llama3) { TodayDate = "26 Jul 2024" }, // Meta's template fallback
         "llama2" => new ChatTemplate(ChatFormat.Llama2),
         "mistral" => new ChatTemplate(ChatFormat.Mistral),
+        "gemma" => new ChatTemplate(ChatFormat.Gemma),
         "plain" => new ChatTemplate(ChatFormat.Plain),
         _ => throw new ArgumentException($"unknown chat format '{name}' (expected one of: {Names})", nameof(name)),
     };

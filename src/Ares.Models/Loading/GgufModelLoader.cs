@@ -25,7 +25,9 @@ internal static partial class GgufModelLoader
         {
             "llama" => Architecture.Llama,
             "qwen2" => Architecture.Qwen2,
-            _ => throw new NotSupportedException($"{path}: general.architecture = '{arch}' is not supported (llama, qwen2)"),
+            "gemma2" => Architecture.Gemma2,
+            "gemma3" => Architecture.Gemma3,
+            _ => throw new NotSupportedException($"{path}: general.architecture = '{arch}' is not supported (llama, qwen2, gemma2, gemma3)"),
         };
         if (!g.Tensors.TryGetValue("token_embd.weight", out var embd))
             throw new ModelFormatException($"{path}: tensor 'token_embd.weight' is missing" +
@@ -67,6 +69,7 @@ internal static partial class GgufModelLoader
             PadTokenId = (int?)g.Get<uint>("tokenizer.ggml.padding_token_id"),
             TorchDtype = DominantDType(g),
         };
+        if (architecture is Architecture.Gemma2 or Architecture.Gemma3) config = GemmaConfig.FromGguf(g, config);
         config.Validate(path);
         return config;
     }
@@ -90,11 +93,12 @@ internal static partial class GgufModelLoader
             if (freqFactors.Length != config.HeadDim / 2)
                 throw new ModelFormatException($"{g.FilePath}: tensor 'rope_freqs.weight' has {freqFactors.Length} values, expected head_dim/2 = {config.HeadDim / 2}");
         }
-        var model = new LlamaForCausalLM(config, dtype, freqFactors);
+        bool gemma = config.Architecture is Architecture.Gemma2 or Architecture.Gemma3;
+        CausalLM model = gemma ? new GemmaForCausalLM(config, dtype) : new LlamaForCausalLM(config, dtype, freqFactors);
         bool permute = config.Architecture == Architecture.Llama;
         WeightLoader.Load(model, g.FilePath, name =>
         {
-            string? ggufName = GgufName(name);
+            string? ggufName = GgufName(name, config.Architecture);
             if (ggufName is null) return null;
             if (!g.Tensors.TryGetValue(ggufName, out var e))
             {
@@ -108,6 +112,9 @@ internal static partial class GgufModelLoader
                 int heads = ggufName.Contains(".attn_q.") ? config.NumHeads : config.NumKvHeads;
                 fix = w => UnpermuteRope(w, heads);
             }
+            // llama.cpp's converter stores Gemma's norm weights with the 1 of (1 + weight) added; HF stores the offset.
+            if (gemma && ggufName.EndsWith("norm.weight", StringComparison.Ordinal))
+                fix = w => w.to_type(ScalarType.Float32).Plus(-1.0);
             return (e, g, fix);
         }, g.Tensors.Keys.Select(k => (k, (ITensorReader)g)), k => k == "rope_freqs.weight");
         foreach (var (name, type) in g.UnsupportedTensorTypes)
@@ -141,6 +148,25 @@ internal static partial class GgufModelLoader
         ["mlp.up_proj.weight"] = "ffn_up.weight",
         ["mlp.down_proj.weight"] = "ffn_down.weight",
     };
+
+    /// <summary>Gemma's four norms per layer and its q/k norms (llama.cpp's gemma2/gemma3 tensor names).</summary>
+    static readonly Dictionary<string, string> GemmaLayerNames = new()
+    {
+        ["post_attention_layernorm.weight"] = "post_attention_norm.weight",
+        ["pre_feedforward_layernorm.weight"] = "ffn_norm.weight",
+        ["post_feedforward_layernorm.weight"] = "post_ffw_norm.weight",
+        ["self_attn.q_norm.weight"] = "attn_q_norm.weight",
+        ["self_attn.k_norm.weight"] = "attn_k_norm.weight",
+    };
+
+    /// <summary>llama.cpp's tensor name for an HF parameter name of an <paramref name="architecture"/> model.</summary>
+    internal static string? GgufName(string hfName, Architecture architecture)
+    {
+        if (architecture is Architecture.Gemma2 or Architecture.Gemma3 && LayerKey().Match(hfName) is { Success: true } m
+            && GemmaLayerNames.TryGetValue(m.Groups[2].Value, out var gemma))
+            return $"blk.{m.Groups[1].Value}.{gemma}";
+        return GgufName(hfName);
+    }
 
     /// <summary>llama.cpp's tensor name for an HF parameter name.</summary>
     internal static string? GgufName(string hfName)

@@ -52,14 +52,21 @@ internal static class HfModelLoader
 
     public static CausalLM Load(ITensorReader weights, TransformerConfig config, ScalarType dtype, string dir)
     {
-        CausalLM model = config.Architecture == Architecture.Gpt2 ? new Gpt2LMHeadModel(config, dtype) : new LlamaForCausalLM(config, dtype);
+        CausalLM model = config.Architecture switch
+        {
+            Architecture.Gpt2 => new Gpt2LMHeadModel(config, dtype),
+            Architecture.Gemma2 or Architecture.Gemma3 => new GemmaForCausalLM(config, dtype),
+            _ => new LlamaForCausalLM(config, dtype),
+        };
         bool gpt2 = config.Architecture == Architecture.Gpt2;
+        bool gemma3 = config.Architecture == Architecture.Gemma3;
         WeightLoader.Load(model, dir, name =>
         {
             // Original GPT-2 checkpoints omit the "transformer." prefix that save_pretrained writes.
             string key = name;
             if (!weights.Tensors.ContainsKey(key) && gpt2 && name.StartsWith("transformer.", StringComparison.Ordinal))
                 key = name["transformer.".Length..];
+            if (!weights.Tensors.ContainsKey(key) && gemma3) key = Gemma3MultimodalKey(name, weights);
             if (!weights.Tensors.TryGetValue(key, out var e)) return null;
             Func<Tensor, Tensor>? fix = gpt2 && Gpt2LMHeadModel.IsConv1DWeight(name) ? w => w.t().contiguous() : null; // (in, out) → (out, in)
             return (e, weights, fix);
@@ -67,9 +74,27 @@ internal static class HfModelLoader
         return model;
     }
 
+    /// <summary>
+    /// Gemma3ForConditionalGeneration keeps the language model under language_model.model.* / language_model.lm_head
+    /// (transformers &lt; 4.52) or model.language_model.* / lm_head (later); this is the key a text-model name has there.
+    /// </summary>
+    static string Gemma3MultimodalKey(string name, ITensorReader weights)
+    {
+        if (name.StartsWith("model.", StringComparison.Ordinal))
+        {
+            string newer = "model.language_model." + name["model.".Length..];
+            return weights.Tensors.ContainsKey(newer) ? newer : "language_model." + name;
+        }
+        return weights.Tensors.ContainsKey(name) ? name : "language_model." + name;
+    }
+
     /// <summary>Checkpoint entries that are buffers or redundant copies rather than parameters.</summary>
     internal static bool IsIgnorable(string key, TransformerConfig c) =>
         key.EndsWith("rotary_emb.inv_freq", StringComparison.Ordinal)
+        // A multimodal Gemma 3's image encoder and projector: Ares runs the language model only.
+        || (c.Architecture == Architecture.Gemma3 && (key.StartsWith("vision_tower.", StringComparison.Ordinal) || key.StartsWith("multi_modal_projector.", StringComparison.Ordinal)
+            || key.StartsWith("model.vision_tower.", StringComparison.Ordinal) || key.StartsWith("model.multi_modal_projector.", StringComparison.Ordinal)
+            || (key == "language_model.lm_head.weight" && c.TieWordEmbeddings)))
         || (c.Architecture == Architecture.Gpt2 && (key.EndsWith(".attn.bias", StringComparison.Ordinal) || key.EndsWith(".attn.masked_bias", StringComparison.Ordinal)))
         || (key == "lm_head.weight" && c.TieWordEmbeddings);
 }
