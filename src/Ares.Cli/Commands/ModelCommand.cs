@@ -34,7 +34,10 @@ internal static class ModelCommand
             Console.WriteLine($"vocab size:      {c.VocabSize}");
             Console.WriteLine($"context length:  {c.MaxPositions}");
             if (c.Architecture != Architecture.Gpt2)
-                Console.WriteLine($"rope:            theta {c.RopeTheta}{(c.RopeLlama3 is { } s ? $", llama3 scaling ×{s.Factor}" : c.RopeLinearFactor != 1 ? $", linear scaling ×{c.RopeLinearFactor}" : "")}");
+                Console.WriteLine($"rope:            theta {c.RopeTheta}{(c.RopeLlama3 is { } s ? $", llama3 scaling ×{s.Factor}" : c.RopeLinearFactor != 1 ? $", linear scaling ×{c.RopeLinearFactor}" : "")}" +
+                    $"{(c.RotaryDim != c.HeadDim ? $", rotary dims {c.RotaryDim} of {c.HeadDim}" : "")}" +
+                    $"{(c.RopeLongRope is { } lr ? $", longrope (original context {lr.OriginalMaxPositions}, attention factor {lr.AttentionFactor:G6})" : "")}");
+            Console.WriteLine($"sliding window:  {(c.SlidingWindow is int w ? $"{w}{(c.SlidingWindowFromLayer > 0 ? $" (layers {c.SlidingWindowFromLayer}..{c.NumLayers - 1})" : "")}" : "none")}");
             Console.WriteLine($"norm eps:        {c.NormEps}");
             Console.WriteLine($"tied embeddings: {(c.TieWordEmbeddings ? "yes" : "no")}");
             if (c.NumLabels is int n) Console.WriteLine($"score head:      {n} label(s)");

@@ -106,15 +106,17 @@ internal static class AttentionMath
     /// Boolean attention mask (B, 1, T, S), true = may attend: key s is valid (<paramref name="keyValid"/>
     /// (B, S)) and not in the future of query t, whose absolute index is S − T + t. A query may always
     /// attend to itself, so that padding rows never go all-masked (that would produce NaN which the
-    /// next layer's values would spread).
+    /// next layer's values would spread). With a <paramref name="window"/>, key s is also at most
+    /// window − 1 columns back (HF masking_utils' sliding_window_overlay: kv_idx &gt; q_idx − window).
     /// </summary>
-    public static Tensor Mask(Tensor keyValid, int queryLength)
+    public static Tensor Mask(Tensor keyValid, int queryLength, int? window = null)
     {
         using var scope = NewDisposeScope();
         long s = keyValid.shape[1];
         var q = ScalarOps.Arange(s - queryLength, s, device: keyValid.device).unsqueeze(1); // (T, 1)
         var k = ScalarOps.Arange(0, s, device: keyValid.device).unsqueeze(0);             // (1, S)
         var causal = k <= q;                                                       // (T, S)
+        if (window is int w) causal &= k > q.Minus(w);                             // (T, S) i − j < w
         var self = k == q;
         var allowed = causal.unsqueeze(0) & keyValid.to_type(ScalarType.Bool).unsqueeze(1); // (B, T, S)
         return (allowed | self.unsqueeze(0)).unsqueeze(1).MoveToOuterDisposeScope(); // (B, 1, T, S)
