@@ -196,7 +196,6 @@ internal sealed record TransformerConfig
     {
         int hidden = Req(j, "hidden_size", path), heads = Req(j, "num_attention_heads", path);
         int maxPos = Int(j, "max_position_embeddings", path) ?? 4096;
-        int originalMax = Int(j, "original_max_position_embeddings", path) ?? maxPos;
         int headDim = Int(j, "head_dim", path) ?? hidden / heads;
         double partial = Dbl(j, "partial_rotary_factor", path) ?? 1;
         LongRopeScaling? longRope = null;
@@ -208,8 +207,11 @@ internal sealed record TransformerConfig
                 double[] Factors(string key) => rs[key] is JsonArray arr
                     ? arr.Select(x => As<double>(x ?? JsonValue.Create("null"), $"rope_scaling.{key}", path, "a list of numbers")).ToArray()
                     : throw new NotSupportedException($"{path}: rope_scaling.{key} is missing (longrope needs short_factor and long_factor)");
-                // HF's _compute_longrope_parameters: factor = max / original; attention scaled by √(1 + ln s / ln original) unless given.
-                double s = (double)maxPos / originalMax;
+                // HF's _compute_longrope_parameters: with original_max_position_embeddings, factor = max / original (else
+                // rope_scaling.factor over max); attention scaled by √(1 + ln factor / ln original) unless attention_factor is given.
+                int? original = Int(j, "original_max_position_embeddings", path) ?? Int(rs, "original_max_position_embeddings", path);
+                int originalMax = original ?? maxPos;
+                double s = original is int o ? (double)maxPos / o : Dbl(rs, "factor", path) ?? 1;
                 double attention = Dbl(rs, "attention_factor", path) ?? (s <= 1 ? 1 : Math.Sqrt(1 + Math.Log(s) / Math.Log(originalMax)));
                 longRope = new LongRopeScaling(Factors("short_factor"), Factors("long_factor"), originalMax, attention);
             }

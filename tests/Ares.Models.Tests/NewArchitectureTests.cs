@@ -210,6 +210,22 @@ public sealed class NewArchitectureTests : IDisposable
     }
 
     [Fact]
+    public void A_qwen3_checkpoint_without_its_q_norm_or_with_a_wrong_head_dim_is_refused_naming_the_tensor()
+    {
+        var ckpt = new TinyCheckpoint(Spec("qwen3"));
+        ckpt.Weights.Remove("model.layers.1.self_attn.q_norm.weight");
+        var e = Assert.Throws<ModelFormatException>(() => LoadHf(ckpt.WriteHf(_tmp.File("no-qnorm"))));
+        Assert.Contains("missing tensors: model.layers.1.self_attn.q_norm.weight", e.Message);
+
+        var dir = new TinyCheckpoint(Spec("qwen3")).WriteHf(_tmp.File("head-dim"));
+        var config = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(Path.Combine(dir, "config.json")))!;
+        config["head_dim"] = 8;                                                      // hidden / heads, but the weights have 16
+        File.WriteAllText(Path.Combine(dir, "config.json"), config.ToJsonString());
+        e = Assert.Throws<ModelFormatException>(() => LoadHf(dir));
+        Assert.Contains("'model.layers.0.self_attn.q_proj.weight' has shape [64, 32]", e.Message);
+    }
+
+    [Fact]
     public void Phi3_longrope_config_needs_both_factor_lists_of_rotary_dim_over_2()
     {
         var j = new TinyCheckpoint(Spec("phi3-longrope")).HfConfig();
