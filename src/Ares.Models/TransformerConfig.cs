@@ -159,6 +159,15 @@ internal sealed record TransformerConfig
                 window = qw;
                 windowFrom = Int(j, "max_window_layers", path) ?? 28;
             }
+            // Newer saves spell the per-layer choice out; Ares supports the max_window_layers pattern only, so it must agree.
+            if (j["layer_types"] is JsonArray types)
+            {
+                int from = windowFrom;
+                var expected = Enumerable.Range(0, Req(j, "num_hidden_layers", path)).Select(i => window is not null && i >= from ? "sliding_attention" : "full_attention");
+                if (!types.Select(x => x is JsonValue v && v.TryGetValue<string>(out var t) ? t : "?").SequenceEqual(expected))
+                    throw new NotSupportedException($"{path}: layer_types = {types.ToJsonString()} is not supported: Ares needs full_attention below " +
+                        $"max_window_layers and sliding_attention from it on (or all full_attention when use_sliding_window is false)");
+            }
         }
         else if (modelType == "mistral" && Int(j, "sliding_window", path) is int w) window = w;
         bool attnBias = Bool(j, "attention_bias", path) ?? false;

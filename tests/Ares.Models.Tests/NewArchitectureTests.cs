@@ -202,6 +202,11 @@ public sealed class NewArchitectureTests : IDisposable
         var c = TransformerConfig.FromHfConfig(on, "config.json");
         Assert.Equal(4, c.SlidingWindow);
         Assert.Equal(new int?[] { null, 4 }, Enumerable.Range(0, c.NumLayers).Select(c.WindowOf).ToArray());
+        on["layer_types"] = new System.Text.Json.Nodes.JsonArray("full_attention", "sliding_attention");
+        Assert.Equal(4, TransformerConfig.FromHfConfig(on, "config.json").WindowOf(1));
+        on["layer_types"] = new System.Text.Json.Nodes.JsonArray("sliding_attention", "full_attention");
+        Assert.Contains("layer_types", Assert.Throws<NotSupportedException>(() => TransformerConfig.FromHfConfig(on, "config.json")).Message);
+        on.Remove("layer_types");
         on["use_sliding_window"] = false;                                           // real Qwen3 checkpoints
         Assert.Null(TransformerConfig.FromHfConfig(on, "config.json").SlidingWindow);
         var mistral = TransformerConfig.FromHfConfig(new TinyCheckpoint(Spec("mistral-window")).HfConfig(), "config.json");
