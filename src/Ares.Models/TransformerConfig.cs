@@ -2,10 +2,17 @@ using System.Text.Json.Nodes;
 
 namespace Ares.Models;
 
-internal enum Architecture { Llama, Qwen2, Gpt2, Gemma2, Gemma3 }
+internal enum Architecture { Llama, Qwen2, Gpt2, Qwen3, Phi3, Mistral, Gemma2, Gemma3 }
 
 /// <summary>Llama 3 frequency-dependent RoPE rescaling (HF `rope_scaling.rope_type = "llama3"`).</summary>
 internal sealed record Llama3RopeScaling(double Factor, double LowFreqFactor, double HighFreqFactor, int OriginalMaxPositions);
+
+/// <summary>
+/// Phi-3's LongRoPE (HF `rope_scaling.type = "longrope"` or `"su"`): inverse frequencies divided by
+/// per-dimension factors, <see cref="ShortFactor"/> while the sequence fits <see cref="OriginalMaxPositions"/>,
+/// <see cref="LongFactor"/> beyond; cos and sin scaled by <see cref="AttentionFactor"/>.
+/// </summary>
+internal sealed record LongRopeScaling(double[] ShortFactor, double[] LongFactor, int OriginalMaxPositions, double AttentionFactor);
 
 /// <summary>
 /// Hyperparameters of a decoder-only transformer: everything that changes the math. Built from
@@ -37,7 +44,7 @@ internal sealed record TransformerConfig
     public bool MlpBias { get; init; }
     /// <summary>silu (SwiGLU, llama/qwen2), gelu_new (tanh approximation, gpt2) or gelu (exact).</summary>
     public string HiddenAct { get; init; } = "silu";
-    /// <summary>Longest sequence before sliding-window attention would apply (Mistral); null = none.</summary>
+    /// <summary>Sliding-window attention (Mistral, Phi-3, Qwen with use_sliding_window): query i sees key j iff i − j &lt; window; null = full attention.</summary>
     public int? SlidingWindow { get; init; }
     /// <summary>Per layer: true = sliding-window attention (HF `layer_types` "sliding_attention"); null = no per-layer windows (Gemma sets it).</summary>
     public IReadOnlyList<bool>? SlidingLayers { get; init; }
@@ -49,6 +56,11 @@ internal sealed record TransformerConfig
     public double? FinalLogitSoftcap { get; init; }
     /// <summary>Gemma 3: rope base of the sliding layers (HF `rope_local_base_freq`, no scaling); global layers use RopeTheta.</summary>
     public double? RopeLocalTheta { get; init; }
+    /// <summary>First layer that uses <see cref="SlidingWindow"/> (Qwen's max_window_layers; 0 = every layer); ignored when <see cref="SlidingLayers"/> is set.</summary>
+    public int SlidingWindowFromLayer { get; init; }
+    /// <summary>Fraction of each head's dims that RoPE rotates (Phi-3 `partial_rotary_factor`); the rest pass through.</summary>
+    public double PartialRotaryFactor { get; init; } = 1;
+    public LongRopeScaling? RopeLongRope { get; init; }
     public int? BosTokenId { get; init; }
     public int[] EosTokenIds { get; init; } = [];
     public int? PadTokenId { get; init; }
@@ -59,12 +71,22 @@ internal sealed record TransformerConfig
     /// <summary>dtype the checkpoint declares (informational; compute dtype is chosen at load).</summary>
     public string TorchDtype { get; init; } = "float32";
 
-    /// <summary>Without per-layer windows (<see cref="SlidingLayers"/>) a window is not implemented, so sequences stop at it.</summary>
-    public int MaxSequenceLength => SlidingWindow is int w && SlidingLayers is null ? Math.Min(w, MaxPositions) : MaxPositions;
+    /// <summary>The longest sequence the model reads (a sliding window masks keys; it does not shorten the context).</summary>
+    public int MaxSequenceLength => MaxPositions;
+
+    /// <summary>Dims of each head that RoPE rotates (even).</summary>
+    public int RotaryDim => (int)(HeadDim * PartialRotaryFactor) / 2 * 2;
+
+    /// <summary>The attention window of layer <paramref name="layer"/>, or null when it attends to every earlier key.</summary>
+    public int? WindowOf(int layer) => SlidingLayers is { } sliding
+        ? (sliding[layer] ? SlidingWindow : null)
+        : (layer >= SlidingWindowFromLayer ? SlidingWindow : null);
 
     public string ModelType => Architecture switch
     {
-        Architecture.Llama => "llama", Architecture.Qwen2 => "qwen2", Architecture.Gemma2 => "gemma2", Architecture.Gemma3 => "gemma3_text", _ => "gpt2",
+        Architecture.Llama => "llama", Architecture.Qwen2 => "qwen2", Architecture.Qwen3 => "qwen3",
+        Architecture.Phi3 => "phi3", Architecture.Mistral => "mistral",
+        Architecture.Gemma2 => "gemma2", Architecture.Gemma3 => "gemma3_text", _ => "gpt2",
     };
 
     public string HfArchitectureName => (Architecture, NumLabels) switch
@@ -76,8 +98,14 @@ internal sealed record TransformerConfig
         (Architecture.Gemma3, null) => "Gemma3ForCausalLM",
         (Architecture.Gemma2, _) => "Gemma2ForSequenceClassification",
         (Architecture.Gemma3, _) => "Gemma3TextForSequenceClassification",
+        (Architecture.Qwen3, null) => "Qwen3ForCausalLM",
+        (Architecture.Phi3, null) => "Phi3ForCausalLM",
+        (Architecture.Mistral, null) => "MistralForCausalLM",
         (Architecture.Llama, _) => "LlamaForSequenceClassification",
         (Architecture.Qwen2, _) => "Qwen2ForSequenceClassification",
+        (Architecture.Qwen3, _) => "Qwen3ForSequenceClassification",
+        (Architecture.Phi3, _) => "Phi3ForSequenceClassification",
+        (Architecture.Mistral, _) => "MistralForSequenceClassification",
         _ => "GPT2ForSequenceClassification",
     };
 
@@ -102,6 +130,10 @@ internal sealed record TransformerConfig
         Need(AttnLogitSoftcap is null or > 0, $"attn_logit_softcapping = {AttnLogitSoftcap} must be positive or null");
         Need(FinalLogitSoftcap is null or > 0, $"final_logit_softcapping = {FinalLogitSoftcap} must be positive or null");
         Need(QueryPreAttnScalar is null or > 0, $"query_pre_attn_scalar = {QueryPreAttnScalar} must be positive");
+        Need(SlidingWindow is null or > 0, $"sliding_window = {SlidingWindow} must be positive");
+        Need(PartialRotaryFactor is > 0 and <= 1 && RotaryDim > 0, $"partial_rotary_factor = {PartialRotaryFactor} must be in (0, 1] and leave an even number ≥ 2 of rotated dims");
+        Need(RopeLongRope is null || (RopeLongRope.ShortFactor.Length == RotaryDim / 2 && RopeLongRope.LongFactor.Length == RotaryDim / 2),
+            $"rope_scaling.short_factor and long_factor must each have rotary_dim/2 = {RotaryDim / 2} values, found {RopeLongRope?.ShortFactor.Length} and {RopeLongRope?.LongFactor.Length}");
     }
 
     // ---------------------------------------------------------------- HF config.json
@@ -115,12 +147,13 @@ internal sealed record TransformerConfig
             ? Int(j, "num_labels", path) ?? (j["id2label"] is JsonObject l ? l.Count : 2) : null;
         var cfg = modelType switch
         {
-            "llama" or "mistral" or "qwen2" => FromLlamaLike(j, path, modelType),
+            "llama" or "mistral" or "qwen2" or "qwen3" => FromLlamaLike(j, path, modelType),
+            "phi3" => FromPhi3(j, path),
             "gpt2" => FromGpt2(j, path),
             "gemma2" or "gemma3_text" => GemmaConfig.FromHf(j, path, modelType),
             "gemma3" => j["text_config"] is JsonObject text ? GemmaConfig.FromHf(text, $"{path} (text_config)", "gemma3_text")
                 : throw new NotSupportedException($"{path}: model_type 'gemma3' (Gemma3ForConditionalGeneration) needs a 'text_config' object: Ares loads its language model only"),
-            _ => throw new NotSupportedException($"{path}: model_type '{modelType}' is not supported (llama, mistral, qwen2, gpt2, gemma2, gemma3_text)"),
+            _ => throw new NotSupportedException($"{path}: model_type '{modelType}' is not supported (llama, mistral, qwen2, qwen3, phi3, gpt2, gemma2, gemma3_text, gemma3)"),
         };
         cfg = cfg with
         {
@@ -140,34 +173,103 @@ internal sealed record TransformerConfig
         if ((Int(j, "pretraining_tp", path) ?? 1) != 1) throw new NotSupportedException($"{path}: pretraining_tp = {j["pretraining_tp"]} is not supported (only 1)");
         int hidden = Req(j, "hidden_size", path), heads = Req(j, "num_attention_heads", path);
         int maxPos = Int(j, "max_position_embeddings", path) ?? 2048;
-        bool isQwen = modelType == "qwen2";
+        bool isQwen2 = modelType == "qwen2", isQwen3 = modelType == "qwen3";
         int? window = null;
-        if (isQwen && Bool(j, "use_sliding_window", path) == true)
-            throw new NotSupportedException($"{path}: use_sliding_window = true is not supported");
-        if (modelType == "mistral" && Int(j, "sliding_window", path) is int w && w < maxPos) window = w;
+        int windowFrom = 0;
+        if (isQwen2 || isQwen3)
+        {
+            // HF Qwen2/Qwen3Config: layers from max_window_layers on use sliding_window, only when use_sliding_window (false in real checkpoints).
+            if (Bool(j, "use_sliding_window", path) == true && Int(j, "sliding_window", path) is int qw)
+            {
+                window = qw;
+                windowFrom = Int(j, "max_window_layers", path) ?? 28;
+            }
+            // Newer saves spell the per-layer choice out; Ares supports the max_window_layers pattern only, so it must agree.
+            if (j["layer_types"] is JsonArray types)
+            {
+                int from = windowFrom;
+                var expected = Enumerable.Range(0, Req(j, "num_hidden_layers", path)).Select(i => window is not null && i >= from ? "sliding_attention" : "full_attention");
+                if (!types.Select(x => x is JsonValue v && v.TryGetValue<string>(out var t) ? t : "?").SequenceEqual(expected))
+                    throw new NotSupportedException($"{path}: layer_types = {types.ToJsonString()} is not supported: Ares needs full_attention below " +
+                        $"max_window_layers and sliding_attention from it on (or all full_attention when use_sliding_window is false)");
+            }
+        }
+        else if (modelType == "mistral" && Int(j, "sliding_window", path) is int w) window = w;
         bool attnBias = Bool(j, "attention_bias", path) ?? false;
         var (linear, llama3) = ParseRopeScaling(j, path);
         return new TransformerConfig
         {
-            Architecture = isQwen ? Architecture.Qwen2 : Architecture.Llama,
+            Architecture = modelType switch
+            {
+                "qwen2" => Architecture.Qwen2, "qwen3" => Architecture.Qwen3, "mistral" => Architecture.Mistral, _ => Architecture.Llama,
+            },
             VocabSize = Req(j, "vocab_size", path),
             HiddenSize = hidden,
             IntermediateSize = Req(j, "intermediate_size", path),
             NumLayers = Req(j, "num_hidden_layers", path),
             NumHeads = heads,
             NumKvHeads = Int(j, "num_key_value_heads", path) ?? heads,
-            HeadDim = Int(j, "head_dim", path) ?? hidden / heads,
+            HeadDim = Int(j, "head_dim", path) ?? (isQwen3 ? 128 : hidden / heads), // Qwen3Config's default head_dim is 128, not hidden/heads
             MaxPositions = maxPos,
             NormEps = Dbl(j, "rms_norm_eps", path) ?? 1e-6,
             RopeTheta = Dbl(j, "rope_theta", path) ?? 10000,
             RopeLinearFactor = linear,
             RopeLlama3 = llama3,
             TieWordEmbeddings = Bool(j, "tie_word_embeddings", path) ?? false, // transformers' default for llama and qwen2
-            QkvBias = isQwen || attnBias,
-            OutputBias = !isQwen && attnBias,
+            QkvBias = isQwen2 || attnBias,
+            OutputBias = !isQwen2 && attnBias,
             MlpBias = Bool(j, "mlp_bias", path) ?? false,
             HiddenAct = Str(j, "hidden_act", path) ?? "silu",
             SlidingWindow = window,
+            SlidingWindowFromLayer = windowFrom,
+        };
+    }
+
+    /// <summary>Phi-3 (HF Phi3Config): fused qkv/gate-up projections, partial rotary, LongRoPE, sliding window.</summary>
+    static TransformerConfig FromPhi3(JsonObject j, string path)
+    {
+        int hidden = Req(j, "hidden_size", path), heads = Req(j, "num_attention_heads", path);
+        int maxPos = Int(j, "max_position_embeddings", path) ?? 4096;
+        int headDim = Int(j, "head_dim", path) ?? hidden / heads;
+        double partial = Dbl(j, "partial_rotary_factor", path) ?? 1;
+        LongRopeScaling? longRope = null;
+        if (j["rope_scaling"] is JsonObject rs)
+        {
+            string type = Str(rs, "rope_type", path) ?? Str(rs, "type", path) ?? "default";
+            if (type is "longrope" or "su")
+            {
+                double[] Factors(string key) => rs[key] is JsonArray arr
+                    ? arr.Select(x => As<double>(x ?? JsonValue.Create("null"), $"rope_scaling.{key}", path, "a list of numbers")).ToArray()
+                    : throw new NotSupportedException($"{path}: rope_scaling.{key} is missing (longrope needs short_factor and long_factor)");
+                // HF's _compute_longrope_parameters: with original_max_position_embeddings, factor = max / original (else
+                // rope_scaling.factor over max); attention scaled by √(1 + ln factor / ln original) unless attention_factor is given.
+                int? original = Int(j, "original_max_position_embeddings", path) ?? Int(rs, "original_max_position_embeddings", path);
+                int originalMax = original ?? maxPos;
+                double s = original is int o ? (double)maxPos / o : Dbl(rs, "factor", path) ?? 1;
+                double attention = Dbl(rs, "attention_factor", path) ?? (s <= 1 ? 1 : Math.Sqrt(1 + Math.Log(s) / Math.Log(originalMax)));
+                longRope = new LongRopeScaling(Factors("short_factor"), Factors("long_factor"), originalMax, attention);
+            }
+            else if (type != "default")
+                throw new NotSupportedException($"{path}: rope_scaling type '{type}' is not supported for phi3 (default, longrope, su)");
+        }
+        return new TransformerConfig
+        {
+            Architecture = Architecture.Phi3,
+            VocabSize = Req(j, "vocab_size", path),
+            HiddenSize = hidden,
+            IntermediateSize = Req(j, "intermediate_size", path),
+            NumLayers = Req(j, "num_hidden_layers", path),
+            NumHeads = heads,
+            NumKvHeads = Int(j, "num_key_value_heads", path) ?? heads,
+            HeadDim = headDim,
+            MaxPositions = maxPos,
+            NormEps = Dbl(j, "rms_norm_eps", path) ?? 1e-5,
+            RopeTheta = Dbl(j, "rope_theta", path) ?? 10000,
+            RopeLongRope = longRope,
+            PartialRotaryFactor = partial,
+            TieWordEmbeddings = Bool(j, "tie_word_embeddings", path) ?? false,
+            HiddenAct = Str(j, "hidden_act", path) ?? "silu",
+            SlidingWindow = Int(j, "sliding_window", path),
         };
     }
 
@@ -228,9 +330,28 @@ internal sealed record TransformerConfig
             j["num_hidden_layers"] = NumLayers; j["num_attention_heads"] = NumHeads; j["num_key_value_heads"] = NumKvHeads;
             j["head_dim"] = HeadDim; j["max_position_embeddings"] = MaxPositions; j["rms_norm_eps"] = NormEps;
             j["rope_theta"] = RopeTheta; j["tie_word_embeddings"] = TieWordEmbeddings; j["hidden_act"] = HiddenAct;
-            j["mlp_bias"] = MlpBias;
-            if (Architecture is Architecture.Llama or Architecture.Gemma2 or Architecture.Gemma3) j["attention_bias"] = QkvBias;
-            else j["use_sliding_window"] = false;
+            if (Architecture != Architecture.Phi3) j["mlp_bias"] = MlpBias;
+            if (Architecture is Architecture.Llama or Architecture.Mistral or Architecture.Qwen3 or Architecture.Gemma2 or Architecture.Gemma3) j["attention_bias"] = QkvBias;
+            if (Architecture is Architecture.Qwen2 or Architecture.Qwen3)
+            {
+                j["use_sliding_window"] = SlidingWindow is not null;
+                if (SlidingWindow is int qw) { j["sliding_window"] = qw; j["max_window_layers"] = SlidingWindowFromLayer; }
+            }
+            if (Architecture is Architecture.Mistral or Architecture.Phi3) j["sliding_window"] = SlidingWindow is int sw ? sw : null;
+            if (Architecture == Architecture.Phi3)
+            {
+                j["partial_rotary_factor"] = PartialRotaryFactor;
+                if (RopeLongRope is { } lr)
+                {
+                    j["original_max_position_embeddings"] = lr.OriginalMaxPositions;
+                    j["rope_scaling"] = new JsonObject
+                    {
+                        ["type"] = "longrope", ["attention_factor"] = lr.AttentionFactor,
+                        ["short_factor"] = new JsonArray(lr.ShortFactor.Select(x => (JsonNode?)JsonValue.Create(x)).ToArray()),
+                        ["long_factor"] = new JsonArray(lr.LongFactor.Select(x => (JsonNode?)JsonValue.Create(x)).ToArray()),
+                    };
+                }
+            }
             if (Architecture is Architecture.Gemma2 or Architecture.Gemma3) GemmaConfig.WriteHf(this, j);
             if (RopeLlama3 is { } r)
                 j["rope_scaling"] = new JsonObject

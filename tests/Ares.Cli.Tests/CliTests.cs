@@ -75,6 +75,34 @@ public sealed class CliTests : IDisposable
     }
 
     [Fact]
+    public void Model_info_names_qwen3_and_phi3_with_head_dim_rotary_dims_and_sliding_window()
+    {
+        void WithTokenizer(string dir)
+        {
+            foreach (var f in Directory.GetFiles(Path.Combine(Fixtures.Tokenizers, "qwen3"))) File.Copy(f, Path.Combine(dir, Path.GetFileName(f)));
+        }
+        var qwen = new Models.Tests.TinyCheckpoint(new() { Family = "qwen3", HeadDim = 16, Window = 4, WindowFromLayer = 1 }).WriteHf(Path.Combine(_dir, "qwen3"));
+        WithTokenizer(qwen);
+        var (code, stdout, err) = Run("model", "info", qwen);
+        Assert.True(code == 0, err);
+        Assert.Contains("architecture:    qwen3 (Qwen3ForCausalLM)", stdout);
+        Assert.Contains("attention heads: 4 (key/value heads 2, head dim 16)", stdout);
+        Assert.Contains("sliding window:  4 (layers 1..1)", stdout);
+        Assert.Contains("chat format:     ChatML", stdout);
+
+        var phi = new Models.Tests.TinyCheckpoint(new()
+        {
+            Family = "phi3", PartialRotary = 0.5, Window = 6, OriginalMaxPositions = 8, MaxPositions = 64, ShortFactor = [1, 2], LongFactor = [3, 4],
+        }).WriteHf(Path.Combine(_dir, "phi3"));
+        WithTokenizer(phi);
+        (code, stdout, err) = Run("model", "info", phi);
+        Assert.True(code == 0, err);
+        Assert.Contains("architecture:    phi3 (Phi3ForCausalLM)", stdout);
+        Assert.Contains("rotary dims 4 of 8, longrope (original context 8, attention factor 1.41421)", stdout);
+        Assert.Contains("sliding window:  6", stdout);
+    }
+
+    [Fact]
     public void Export_then_generate_from_the_HF_directory_gives_the_same_text()
     {
         var (code, _, err) = Run("model", "export", Stories, "--out", _dir);

@@ -118,7 +118,8 @@ internal static class ScalarLifetimeScan
                     tokens.Add(il.ReadInt32());
                     break;
                 case ILOpCode.Switch:
-                    il.Offset += 4 * il.ReadInt32();
+                    int targets = il.ReadInt32(); // read first: `il.Offset += 4 * il.ReadInt32()` would add to the offset before the read
+                    il.Offset += 4 * targets;
                     break;
                 default:
                     il.Offset += OperandSize(op);

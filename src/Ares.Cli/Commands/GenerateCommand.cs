@@ -19,7 +19,7 @@ internal static class GenerateCommand
         var seed = new Option<long?>("--seed", "-s") { Description = "Random seed for reproducible sampling" };
         var stop = new Option<string[]>("--stop") { Description = "Stop string (repeatable); the text is cut before it", AllowMultipleArgumentsPerToken = false };
         var chat = new Option<bool>("--chat") { Description = "Wrap the prompt as a user turn with the model's chat template" };
-        var chatFormat = new Option<string?>("--chat-format") { Description = "Override the chat format: chatml, llama3, llama2, mistral, plain" };
+        var chatFormat = new Option<string?>("--chat-format") { Description = "Override the chat format: chatml, llama3, llama2, mistral, phi3, plain" };
         var dtype = CommonOptions.DType();
         var cmd = new Command("generate", "Generate a continuation of a prompt with a local model (HF directory or GGUF)")
         {

@@ -35,10 +35,14 @@ internal static class ModelCommand
             Console.WriteLine($"vocab size:      {c.VocabSize}");
             Console.WriteLine($"context length:  {c.MaxPositions}");
             if (c.Architecture != Architecture.Gpt2)
-                Console.WriteLine($"rope:            theta {c.RopeTheta}{(c.RopeLlama3 is { } s ? $", llama3 scaling ×{s.Factor}" : c.RopeLinearFactor != 1 ? $", linear scaling ×{c.RopeLinearFactor}" : "")}");
+                Console.WriteLine($"rope:            theta {c.RopeTheta}{(c.RopeLlama3 is { } s ? $", llama3 scaling ×{s.Factor}" : c.RopeLinearFactor != 1 ? $", linear scaling ×{c.RopeLinearFactor}" : "")}" +
+                    $"{(c.RotaryDim != c.HeadDim ? $", rotary dims {c.RotaryDim} of {c.HeadDim}" : "")}" +
+                    $"{(c.RopeLongRope is { } lr ? $", longrope (original context {lr.OriginalMaxPositions}, attention factor {lr.AttentionFactor:G6})" : "")}");
             if (c.RopeLocalTheta is double local) Console.WriteLine($"rope (local):    theta {local} (sliding-window layers)");
-            if (c.SlidingWindow is int window)
-                Console.WriteLine($"sliding window:  {window} tokens" + (c.SlidingLayers is { } sl ? $" ({sl.Count(x => x)} of {sl.Count} layers; the others global)" : ""));
+            if (c.SlidingLayers is { } sl && c.SlidingWindow is int gw)
+                Console.WriteLine($"sliding window:  {gw} tokens ({sl.Count(x => x)} of {sl.Count} layers; the others global)");
+            else
+                Console.WriteLine($"sliding window:  {(c.SlidingWindow is int w ? $"{w}{(c.SlidingWindowFromLayer > 0 ? $" (layers {c.SlidingWindowFromLayer}..{c.NumLayers - 1})" : "")}" : "none")}");
             if (c.AttnLogitSoftcap is not null || c.FinalLogitSoftcap is not null)
                 Console.WriteLine($"soft-caps:       attention {c.AttnLogitSoftcap?.ToString() ?? "none"}, final logits {c.FinalLogitSoftcap?.ToString() ?? "none"}");
             if (c.QueryPreAttnScalar is double qs) Console.WriteLine($"attn scale:      query_pre_attn_scalar {qs} (scores × {1 / Math.Sqrt(qs):G4})");

@@ -16,6 +16,8 @@ internal enum ChatFormat
     Llama2,
     /// <summary>Mistral 7B Instruct v0.1: <c>&lt;s&gt;[INST] user [/INST]answer&lt;/s&gt;</c> (Llama 2's [INST] without &lt;&lt;SYS&gt;&gt;).</summary>
     Mistral,
+    /// <summary>Phi-3 / Phi-3.5 instruct: <c>&lt;|user|&gt;\ncontent&lt;|end|&gt;\n&lt;|assistant|&gt;\n</c>, system as <c>&lt;|system|&gt;</c>.</summary>
+    Phi3,
     /// <summary>Gemma 2/3: <c>&lt;bos&gt;&lt;start_of_turn&gt;user\ncontent&lt;end_of_turn&gt;\n&lt;start_of_turn&gt;model\n</c>; no system role.</summary>
     Gemma,
 }
@@ -59,6 +61,7 @@ internal sealed record ChatTemplate(ChatFormat Family)
             ChatFormat.ChatML => ChatML(messages, addGenerationPrompt),
             ChatFormat.Llama3 => Llama3(messages, addGenerationPrompt),
             ChatFormat.Llama2 => Llama2(messages),
+            ChatFormat.Phi3 => Phi3(messages, addGenerationPrompt),
             ChatFormat.Gemma => Gemma(messages, addGenerationPrompt),
             _ => Mistral(messages),
         };
@@ -115,6 +118,19 @@ internal sealed record ChatTemplate(ChatFormat Family)
         }
         for (int i = first; i < messages.Count; i++) Turn(messages[i].Role, messages[i].Content.Trim());
         if (addGenerationPrompt) sb.Append("<|start_header_id|>assistant<|end_header_id|>\n\n");
+        return sb.ToString();
+    }
+
+    /// <summary>
+    /// Phi-3 instruct (the mid-2024 template of Phi-3-mini/medium and Phi-3.5): each turn is
+    /// <c>&lt;|role|&gt;\ncontent&lt;|end|&gt;\n</c>, then <c>&lt;|assistant|&gt;\n</c> when prompting. Without a generation
+    /// prompt the template appends the tokenizer's eos_token; Ares leaves it to the caller (it knows the id, not the text).
+    /// </summary>
+    static string Phi3(IReadOnlyList<ChatMessage> messages, bool addGenerationPrompt)
+    {
+        var sb = new StringBuilder();
+        foreach (var m in messages) sb.Append("<|").Append(m.Role).Append("|>\n").Append(m.Content).Append("<|end|>\n");
+        if (addGenerationPrompt) sb.Append("<|assistant|>\n");
         return sb.ToString();
     }
 
@@ -181,7 +197,7 @@ internal sealed record ChatTemplate(ChatFormat Family)
 /// <summary>Recognises a model's chat template family from its Jinja text, or takes an explicit choice.</summary>
 internal static partial class ChatTemplates
 {
-    public const string Names = "chatml, llama3, llama3.1, llama2, mistral, gemma, plain";
+    public const string Names = "chatml, llama3, llama3.1, llama2, mistral, phi3, gemma, plain";
 
     /// <summary>A plain ChatML Jinja template (Qwen2's, without a default system prompt), for tokenizers Ares writes itself.</summary>
     public const string ChatMLJinja =
@@ -225,7 +241,14 @@ internal static partial class ChatTemplates
                 throw Unrecognised(t, "a later Mistral [INST] variant (different spacing or system placement than v0.1)");
             return new ChatTemplate(ChatFormat.Mistral);
         }
-        throw Unrecognised(t, "none of the markers <|im_start|> (ChatML), <|start_header_id|> + <|eot_id|> (Llama 3), [INST] (Llama 2 / Mistral), <start_of_turn>model + <end_of_turn> (Gemma) occurs in it");
+        if (t.Contains("<|user|>", StringComparison.Ordinal) && t.Contains("<|end|>", StringComparison.Ordinal) && t.Contains("<|assistant|>", StringComparison.Ordinal))
+        {
+            // The first Phi-3 template opened with bos_token, dropped system messages and wrote <|assistant|> after every user turn.
+            if (t.Contains("bos_token", StringComparison.Ordinal))
+                throw Unrecognised(t, "an early Phi-3 template (BOS first, system messages dropped, <|assistant|> after every user turn)");
+            return new ChatTemplate(ChatFormat.Phi3) { FixedGenerationPrompt = FixedGenerationPrompt(t, "'<|assistant|>\\n'") };
+        }
+        throw Unrecognised(t, "none of the markers <|im_start|> (ChatML), <|start_header_id|> + <|eot_id|> (Llama 3), [INST] (Llama 2 / Mistral), <|user|> + <|end|> (Phi-3), <start_of_turn>model + <end_of_turn> (Gemma) occurs in it");
     }
 
     /// <summary>An explicit choice (e.g. from the command line), overriding detection.</summary>
@@ -236,6 +259,7 @@ internal static partial class ChatTemplates
         "llama3.1" => new ChatTemplate(ChatFormat.Llama3) { TodayDate = "26 Jul 2024" }, // Meta's template fallback
         "llama2" => new ChatTemplate(ChatFormat.Llama2),
         "mistral" => new ChatTemplate(ChatFormat.Mistral),
+        "phi3" => new ChatTemplate(ChatFormat.Phi3),
         "gemma" => new ChatTemplate(ChatFormat.Gemma),
         "plain" => new ChatTemplate(ChatFormat.Plain),
         _ => throw new ArgumentException($"unknown chat format '{name}' (expected one of: {Names})", nameof(name)),

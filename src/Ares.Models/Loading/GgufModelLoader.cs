@@ -25,9 +25,11 @@ internal static partial class GgufModelLoader
         {
             "llama" => Architecture.Llama,
             "qwen2" => Architecture.Qwen2,
+            "qwen3" => Architecture.Qwen3,
+            "phi3" => Architecture.Phi3,
             "gemma2" => Architecture.Gemma2,
             "gemma3" => Architecture.Gemma3,
-            _ => throw new NotSupportedException($"{path}: general.architecture = '{arch}' is not supported (llama, qwen2, gemma2, gemma3)"),
+            _ => throw new NotSupportedException($"{path}: general.architecture = '{arch}' is not supported (llama, qwen2, qwen3, phi3, gemma2, gemma3)"),
         };
         if (!g.Tensors.TryGetValue("token_embd.weight", out var embd))
             throw new ModelFormatException($"{path}: tensor 'token_embd.weight' is missing" +
@@ -39,7 +41,8 @@ internal static partial class GgufModelLoader
         int kvHeads = (int)(g.Get<uint>($"{arch}.attention.head_count_kv") ?? (uint)heads);
         int headDim = (int)(g.Get<uint>($"{arch}.attention.key_length") ?? (uint)(hidden / Math.Max(heads, 1)));
         int ropeDims = (int)(g.Get<uint>($"{arch}.rope.dimension_count") ?? (uint)headDim);
-        if (ropeDims != headDim) throw new NotSupportedException($"{path}: '{arch}.rope.dimension_count' = {ropeDims} (partial rotary) is not supported; head dim is {headDim}");
+        if (ropeDims != headDim && architecture != Architecture.Phi3)
+            throw new NotSupportedException($"{path}: '{arch}.rope.dimension_count' = {ropeDims} (partial rotary) is not supported for {arch}; head dim is {headDim}");
         string scaling = g.GetString($"{arch}.rope.scaling.type") ?? "none";
         double linear = scaling switch
         {
@@ -70,8 +73,41 @@ internal static partial class GgufModelLoader
             TorchDtype = DominantDType(g),
         };
         if (architecture is Architecture.Gemma2 or Architecture.Gemma3) config = GemmaConfig.FromGguf(g, config);
+        if (architecture == Architecture.Phi3) config = WithPhi3(g, config, ropeDims);
         config.Validate(path);
         return config;
+    }
+
+    /// <summary>
+    /// Phi-3's extras in llama.cpp's form: partial rotary from rope.dimension_count, sliding_window
+    /// (0 = none), LongRoPE as rope_factors_short/long.weight with rope.scaling.attn_factor and
+    /// rope.scaling.original_context_length (convert_hf_to_gguf.py's Phi3MiniModel).
+    /// </summary>
+    static TransformerConfig WithPhi3(GgufFile g, TransformerConfig c, int ropeDims)
+    {
+        uint window = g.Get<uint>("phi3.attention.sliding_window") ?? 0;
+        LongRopeScaling? longRope = null;
+        bool hasShort = g.Tensors.TryGetValue("rope_factors_short.weight", out var shortEntry);
+        bool hasLong = g.Tensors.TryGetValue("rope_factors_long.weight", out var longEntry);
+        if (hasShort != hasLong)
+            throw new ModelFormatException($"{g.FilePath}: LongRoPE needs both 'rope_factors_short.weight' and 'rope_factors_long.weight'; only one is present");
+        if (hasShort)
+        {
+            double[] Factors(TensorEntry e)
+            {
+                using var t = WeightLoader.Read(g, e).to_type(ScalarType.Float64);
+                return t.data<double>().ToArray();
+            }
+            longRope = new LongRopeScaling(Factors(shortEntry!), Factors(longEntry!),
+                (int)(g.Get<uint>("phi3.rope.scaling.original_context_length") ?? (uint)c.MaxPositions),
+                Shortest(g.Get<float>("phi3.rope.scaling.attn_factor") ?? 1f));
+        }
+        return c with
+        {
+            PartialRotaryFactor = (double)ropeDims / c.HeadDim,
+            SlidingWindow = window > 0 ? (int)window : null,
+            RopeLongRope = longRope,
+        };
     }
 
     /// <summary>GGUF stores fp32; widen by the shortest round-trip string so 1e-5f becomes 1e-5, not 9.99999974e-6.</summary>
@@ -93,8 +129,15 @@ internal static partial class GgufModelLoader
             if (freqFactors.Length != config.HeadDim / 2)
                 throw new ModelFormatException($"{g.FilePath}: tensor 'rope_freqs.weight' has {freqFactors.Length} values, expected head_dim/2 = {config.HeadDim / 2}");
         }
-        bool gemma = config.Architecture is Architecture.Gemma2 or Architecture.Gemma3;
-        CausalLM model = gemma ? new GemmaForCausalLM(config, dtype) : new LlamaForCausalLM(config, dtype, freqFactors);
+        CausalLM model = config.Architecture switch
+        {
+            Architecture.Qwen3 => new Qwen3ForCausalLM(config, dtype),
+            Architecture.Phi3 => new Phi3ForCausalLM(config, dtype),
+            Architecture.Gemma2 or Architecture.Gemma3 => new GemmaForCausalLM(config, dtype),
+            _ => new LlamaForCausalLM(config, dtype, freqFactors),
+        };
+        if (freqFactors is not null && config.Architecture is not (Architecture.Llama or Architecture.Qwen2))
+            throw new NotSupportedException($"{g.FilePath}: tensor 'rope_freqs.weight' is not supported for {config.ModelType}");
         bool permute = config.Architecture == Architecture.Llama;
         WeightLoader.Load(model, g.FilePath, name =>
         {
@@ -116,7 +159,7 @@ internal static partial class GgufModelLoader
             if (gemma && ggufName.EndsWith("norm.weight", StringComparison.Ordinal))
                 fix = w => w.to_type(ScalarType.Float32).Plus(-1.0);
             return (e, g, fix);
-        }, g.Tensors.Keys.Select(k => (k, (ITensorReader)g)), k => k == "rope_freqs.weight");
+        }, g.Tensors.Keys.Select(k => (k, (ITensorReader)g)), k => k is "rope_freqs.weight" or "rope_factors_short.weight" or "rope_factors_long.weight");
         foreach (var (name, type) in g.UnsupportedTensorTypes)
             throw new NotSupportedException($"{g.FilePath}: tensor '{name}' has type {type}, which Ares cannot load (supported: {GgufFile.SupportedTypeNames})");
         return model;
@@ -144,6 +187,9 @@ internal static partial class GgufModelLoader
         ["self_attn.k_proj.weight"] = "attn_k.weight", ["self_attn.k_proj.bias"] = "attn_k.bias",
         ["self_attn.v_proj.weight"] = "attn_v.weight", ["self_attn.v_proj.bias"] = "attn_v.bias",
         ["self_attn.o_proj.weight"] = "attn_output.weight", ["self_attn.o_proj.bias"] = "attn_output.bias",
+        ["self_attn.q_norm.weight"] = "attn_q_norm.weight", ["self_attn.k_norm.weight"] = "attn_k_norm.weight", // qwen3
+        ["self_attn.qkv_proj.weight"] = "attn_qkv.weight",                                                     // phi3: fused [q; k; v]
+        ["mlp.gate_up_proj.weight"] = "ffn_up.weight",                                                         // phi3: fused [gate; up]
         ["mlp.gate_proj.weight"] = "ffn_gate.weight",
         ["mlp.up_proj.weight"] = "ffn_up.weight",
         ["mlp.down_proj.weight"] = "ffn_down.weight",

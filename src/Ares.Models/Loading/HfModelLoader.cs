@@ -52,12 +52,7 @@ internal static class HfModelLoader
 
     public static CausalLM Load(ITensorReader weights, TransformerConfig config, ScalarType dtype, string dir)
     {
-        CausalLM model = config.Architecture switch
-        {
-            Architecture.Gpt2 => new Gpt2LMHeadModel(config, dtype),
-            Architecture.Gemma2 or Architecture.Gemma3 => new GemmaForCausalLM(config, dtype),
-            _ => new LlamaForCausalLM(config, dtype),
-        };
+        var model = Create(config, dtype);
         bool gpt2 = config.Architecture == Architecture.Gpt2;
         bool gemma3 = config.Architecture == Architecture.Gemma3;
         WeightLoader.Load(model, dir, name =>
@@ -87,6 +82,16 @@ internal static class HfModelLoader
         }
         return weights.Tensors.ContainsKey(name) ? name : "language_model." + name;
     }
+
+    /// <summary>A random-weight model of <paramref name="config"/>'s architecture (weights are loaded into it).</summary>
+    public static CausalLM Create(TransformerConfig config, ScalarType dtype = ScalarType.Float32) => config.Architecture switch
+    {
+        Architecture.Gpt2 => new Gpt2LMHeadModel(config, dtype),
+        Architecture.Qwen3 => new Qwen3ForCausalLM(config, dtype),
+        Architecture.Phi3 => new Phi3ForCausalLM(config, dtype),
+        Architecture.Gemma2 or Architecture.Gemma3 => new GemmaForCausalLM(config, dtype),
+        _ => new LlamaForCausalLM(config, dtype), // llama, mistral, qwen2
+    };
 
     /// <summary>Checkpoint entries that are buffers or redundant copies rather than parameters.</summary>
     internal static bool IsIgnorable(string key, TransformerConfig c) =>

@@ -10,7 +10,7 @@ internal sealed record LoadOptions
 {
     /// <summary>Float32 (default) or BFloat16. fp16 has no fast CPU path and is refused.</summary>
     public ScalarType DType { get; init; } = ScalarType.Float32;
-    /// <summary>chatml, llama3, llama2, mistral or plain; null = recognise from the model's chat_template.</summary>
+    /// <summary>chatml, llama3, llama2, mistral, phi3 or plain; null = recognise from the model's chat_template.</summary>
     public string? ChatFormat { get; init; }
 }
 

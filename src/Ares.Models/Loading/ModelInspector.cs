@@ -40,7 +40,7 @@ internal static class ModelInspector
         try { chat = ChatTemplates.Detect(template).Family.ToString(); }
         catch (NotSupportedException e) { chat = $"unrecognised ({e.Message})"; }
         return new ModelInfo(path, format, config, tensors.GroupBy(t => t.DType).ToDictionary(x => x.Key, x => x.Count()),
-            tensors.Where(t => t.Name != "rope_freqs.weight" && TensorDTypes.IsFloatingPoint(t.DType) && !HfModelLoader.IsIgnorable(t.Name, config)).Sum(t => t.ElementCount),
+            tensors.Where(t => !t.Name.StartsWith("rope_", StringComparison.Ordinal) && TensorDTypes.IsFloatingPoint(t.DType) && !HfModelLoader.IsIgnorable(t.Name, config)).Sum(t => t.ElementCount),
             tokenizer.Kind, tokenizer.VocabSize, tokenizer.BosId, tokenizer.EosId, chat);
     }
 }

@@ -117,7 +117,7 @@ internal static class AttentionMath
         var q = ScalarOps.Arange(s - queryLength, s, device: keyValid.device).unsqueeze(1); // (T, 1)
         var k = ScalarOps.Arange(0, s, device: keyValid.device).unsqueeze(0);             // (1, S)
         var causal = k <= q;                                                       // (T, S)
-        if (window is int w) causal = causal & (k > q.Minus(w));
+        if (window is int w) causal &= k > q.Minus(w);                             // (T, S) i − j < w
         var self = k == q;
         var allowed = causal.unsqueeze(0) & keyValid.to_type(ScalarType.Bool).unsqueeze(1); // (B, T, S)
         return (allowed | self.unsqueeze(0)).unsqueeze(1).MoveToOuterDisposeScope(); // (B, 1, T, S)

@@ -39,15 +39,18 @@ internal abstract class CausalLM : nn.Module
     public IEnumerable<(string Name, Linear Layer)> Linears() =>
         named_modules().Where(m => m.module is Linear).Select(m => (m.name, (Linear)m.module));
 
-    /// <summary>Mask for attention: null when there is neither padding nor a cache (plain causal).</summary>
-    protected static Tensor? MaskFor(Tensor? keyValid, Tensor inputIds, KvCache? cache)
+    /// <summary>
+    /// Mask for attention: null when there is neither padding nor a cache and no key falls outside
+    /// the <paramref name="window"/> (plain causal).
+    /// </summary>
+    protected static Tensor? MaskFor(Tensor? keyValid, Tensor inputIds, KvCache? cache, int? window = null)
     {
-        if (keyValid is null && cache is null) return null;
         long t = inputIds.shape[1], b = inputIds.shape[0];
         long s = (cache?.Length ?? 0) + t;
+        if (keyValid is null && cache is null && (window is null || s <= window)) return null;
         using var valid = keyValid is null ? ones([b, s], ScalarType.Bool) : keyValid.alias();
         if (valid.shape[1] != s) throw new ArgumentException($"keyValid has {valid.shape[1]} positions, expected cached + new = {s}");
-        return AttentionMath.Mask(valid, (int)t);
+        return AttentionMath.Mask(valid, (int)t, window is int w && s > w ? w : null);
     }
 
     protected static Tensor Activation(string name, Tensor x) => name switch

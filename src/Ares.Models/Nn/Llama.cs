@@ -6,7 +6,7 @@ namespace Ares.Models.Nn;
 
 /// <summary>
 /// Llama-family decoder (Llama 2/3, TinyLlama, SmolLM, Mistral, Qwen2): pre-RMSNorm blocks,
-/// grouped-query attention with rotary positions, SwiGLU MLP. Field names are HF checkpoint keys:
+/// grouped-query attention with rotary positions (sliding-window where the config says), SwiGLU MLP. Field names are HF checkpoint keys:
 /// model.embed_tokens, model.layers.{i}.self_attn.{q,k,v,o}_proj, model.layers.{i}.mlp.{gate,up,down}_proj,
 /// model.layers.{i}.{input,post_attention}_layernorm, model.norm, lm_head | score.
 /// </summary>
@@ -31,10 +31,11 @@ internal sealed class LlamaForCausalLM : CausalLM
     {
         using var scope = NewDisposeScope();
         var mask = MaskFor(keyValid, inputIds, cache);
+        var windowMask = Config.SlidingWindow is int w ? MaskFor(keyValid, inputIds, cache, w) : mask; // Mistral; Qwen2 with use_sliding_window
         var (cos, sin) = _rotary.Angles(positions);                               // (B, 1, T, hd/2)
         var x = model.embed_tokens.forward(inputIds);                             // (B, T, d)
         for (int i = 0; i < model.layers.Count; i++)
-            x = ((LlamaDecoderLayer)model.layers[i]).Forward(x, cos, sin, mask, cache, i);
+            x = ((LlamaDecoderLayer)model.layers[i]).Forward(x, cos, sin, Config.WindowOf(i) is null ? mask : windowMask, cache, i);
         cache?.Advance((int)inputIds.shape[1]);
         return model.norm.forward(x).MoveToOuterDisposeScope();                   // (B, T, d)
     }

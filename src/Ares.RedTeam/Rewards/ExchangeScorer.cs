@@ -15,7 +15,7 @@ internal sealed class ExchangeScorer : IDisposable
     public int MaxBatchSize { get; }
     /// <summary>Outputs of the score head (num_labels).</summary>
     public int NumLabels { get; }
-    /// <summary>The longest sequence the model reads (its max positions, or sliding window).</summary>
+    /// <summary>The longest sequence the model reads (its max positions).</summary>
     public int MaxLength => Model.Config.MaxSequenceLength;
 
     /// <summary>Takes ownership of <paramref name="model"/>; throws if it has no score head.</summary>

@@ -108,7 +108,30 @@ public class ChatTemplatesTests
         Assert.Throws<NotSupportedException>(() => ChatTemplates.Detect("{{ bos_token }}[AVAILABLE_TOOLS] [INST] {{ m }}[/INST]"));
     }
 
+    // Phi-3-mini-4k-instruct's template since its mid-2024 update (also Phi-3.5-mini-instruct).
+    const string Phi3Template =
+        "{% for message in messages %}{% if message['role'] == 'system' %}{{'<|system|>\n' + message['content'] + '<|end|>\n'}}{% elif message['role'] == 'user' %}{{'<|user|>\n' + message['content'] + '<|end|>\n'}}{% elif message['role'] == 'assistant' %}{{'<|assistant|>\n' + message['content'] + '<|end|>\n'}}{% endif %}{% endfor %}{% if add_generation_prompt %}{{ '<|assistant|>\n' }}{% else %}{{ eos_token }}{% endif %}";
+
+    [Fact]
+    public void Phi3_template_writes_role_tags_closed_by_end_and_opens_the_assistant_turn()
+    {
+        var template = ChatTemplates.Detect(Phi3Template);
+        Assert.Equal(new ChatTemplate(ChatFormat.Phi3), template);
+        Assert.Equal("<|system|>\nBe brief.<|end|>\n<|user|>\nHi!<|end|>\n<|assistant|>\n", template.Format(SystemUser, addGenerationPrompt: true));
+        Assert.Equal("<|user|>\nA?<|end|>\n<|assistant|>\nA.<|end|>\n",
+            template.Format([new("user", "A?"), new("assistant", "A.")], addGenerationPrompt: false));
+    }
+
+    [Fact]
+    public void The_early_Phi3_template_that_drops_system_messages_is_refused_by_name()
+    {
+        const string early = "{{ bos_token }}{% for message in messages %}{% if (message['role'] == 'user') %}{{'<|user|>' + '\n' + message['content'] + '<|end|>' + '\n' + '<|assistant|>' + '\n'}}{% elif (message['role'] == 'assistant') %}{{message['content'] + '<|end|>' + '\n'}}{% endif %}{% endfor %}";
+        var e = Assert.Throws<NotSupportedException>(() => ChatTemplates.Detect(early));
+        Assert.Contains("early Phi-3", e.Message);
+    }
+
     [Theory]
+    [InlineData("phi3", "Phi3")]
     [InlineData("chatml", "ChatML")]
     [InlineData("Llama3", "Llama3")]
     [InlineData("llama2", "Llama2")]
