@@ -136,6 +136,7 @@ internal static partial class GgufModelLoader
             Architecture.Gemma2 or Architecture.Gemma3 => new GemmaForCausalLM(config, dtype),
             _ => new LlamaForCausalLM(config, dtype, freqFactors),
         };
+        bool gemma = config.Architecture is Architecture.Gemma2 or Architecture.Gemma3;
         if (freqFactors is not null && config.Architecture is not (Architecture.Llama or Architecture.Qwen2))
             throw new NotSupportedException($"{g.FilePath}: tensor 'rope_freqs.weight' is not supported for {config.ModelType}");
         bool permute = config.Architecture == Architecture.Llama;
