@@ -35,7 +35,10 @@ internal static partial class GgufQuantizer
     /// <summary>llama_ftype of each recipe, stored as general.file_type.</summary>
     static uint FileType(GgufQuantMix mix) => mix switch
     {
-        GgufQuantMix.Q4_0 => 2, GgufQuantMix.Q8_0 => 7, GgufQuantMix.Q4_K_M => 15, GgufQuantMix.Q5_K_M => 17,
+        GgufQuantMix.Q4_0 => 2,
+        GgufQuantMix.Q8_0 => 7,
+        GgufQuantMix.Q4_K_M => 15,
+        GgufQuantMix.Q5_K_M => 17,
         _ => throw new ArgumentOutOfRangeException(nameof(mix)),
     };
 
@@ -55,8 +58,10 @@ internal static partial class GgufQuantizer
         if (!name.EndsWith("weight", StringComparison.Ordinal) || shape.Length < 2 || !TensorDTypes.IsFloatingPoint(stored)) return stored;
         var baseType = mix switch
         {
-            GgufQuantMix.Q4_K_M => TensorDType.Q4_K, GgufQuantMix.Q5_K_M => TensorDType.Q5_K,
-            GgufQuantMix.Q8_0 => TensorDType.Q8_0, _ => TensorDType.Q4_0,
+            GgufQuantMix.Q4_K_M => TensorDType.Q4_K,
+            GgufQuantMix.Q5_K_M => TensorDType.Q5_K,
+            GgufQuantMix.Q8_0 => TensorDType.Q8_0,
+            _ => TensorDType.Q4_0,
         };
         var type = baseType;
         bool isOutput = name == "output.weight" || (!hasOutput && name == "token_embd.weight");
