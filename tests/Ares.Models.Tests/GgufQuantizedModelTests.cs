@@ -103,8 +103,11 @@ public class GgufQuantizedModelTests(ITestOutputHelper output) : IDisposable
         // Q5_0/Q5_1, ffn_down (rows of 172) to F16; 11 norms F32.
         var expected = new Dictionary<TensorDType, int>
         {
-            [main] = 1 + 5 * 4 + 3, [TensorDType.Q6_K] = 3, [main == TensorDType.Q4_K ? TensorDType.Q5_0 : TensorDType.Q5_1] = 5,
-            [TensorDType.F16] = 5, [TensorDType.F32] = 11,
+            [main] = 1 + 5 * 4 + 3,
+            [TensorDType.Q6_K] = 3,
+            [main == TensorDType.Q4_K ? TensorDType.Q5_0 : TensorDType.Q5_1] = 5,
+            [TensorDType.F16] = 5,
+            [TensorDType.F32] = 11,
         };
         Assert.Equal(expected.OrderBy(kv => kv.Key), info.DTypes.OrderBy(kv => kv.Key));
 

@@ -1,3 +1,4 @@
+using System.Buffers.Binary;
 using System.Text.RegularExpressions;
 
 namespace Ares.Core.Formats;
@@ -34,7 +35,10 @@ internal static partial class GgufQuantizer
     /// <summary>llama_ftype of each recipe, stored as general.file_type.</summary>
     static uint FileType(GgufQuantMix mix) => mix switch
     {
-        GgufQuantMix.Q4_0 => 2, GgufQuantMix.Q8_0 => 7, GgufQuantMix.Q4_K_M => 15, GgufQuantMix.Q5_K_M => 17,
+        GgufQuantMix.Q4_0 => 2,
+        GgufQuantMix.Q8_0 => 7,
+        GgufQuantMix.Q4_K_M => 15,
+        GgufQuantMix.Q5_K_M => 17,
         _ => throw new ArgumentOutOfRangeException(nameof(mix)),
     };
 
@@ -54,8 +58,10 @@ internal static partial class GgufQuantizer
         if (!name.EndsWith("weight", StringComparison.Ordinal) || shape.Length < 2 || !TensorDTypes.IsFloatingPoint(stored)) return stored;
         var baseType = mix switch
         {
-            GgufQuantMix.Q4_K_M => TensorDType.Q4_K, GgufQuantMix.Q5_K_M => TensorDType.Q5_K,
-            GgufQuantMix.Q8_0 => TensorDType.Q8_0, _ => TensorDType.Q4_0,
+            GgufQuantMix.Q4_K_M => TensorDType.Q4_K,
+            GgufQuantMix.Q5_K_M => TensorDType.Q5_K,
+            GgufQuantMix.Q8_0 => TensorDType.Q8_0,
+            _ => TensorDType.Q4_0,
         };
         var type = baseType;
         bool isOutput = name == "output.weight" || (!hasOutput && name == "token_embd.weight");
@@ -121,11 +127,16 @@ internal static partial class GgufQuantizer
             var raw = new byte[n * inRowBytes];
             g.ReadBytes(e with { Shape = [n, rowElements], Offset = e.Offset + r * inRowBytes, ByteLength = raw.Length }, raw);
             var floats = new float[n * rowElements];
-            TensorDTypes.ToFloat32(e.DType, raw, floats);
             var packed = new byte[n * outRowBytes];
-            if (to == TensorDType.F16)
-                for (int i = 0; i < floats.Length; i++) BitConverter.TryWriteBytes(packed.AsSpan(2 * i), BitConverter.HalfToUInt16Bits((Half)floats[i]));
-            else GgufQuantizers.Quantize(to, floats, packed);
+            Parallel.For(0, (int)n, i => // rows are independent; Q4_K's scale fitting costs ~1 µs a weight on one core
+            {
+                var x = floats.AsSpan((int)(i * rowElements), (int)rowElements);
+                var y = packed.AsSpan((int)(i * outRowBytes), (int)outRowBytes);
+                TensorDTypes.ToFloat32(e.DType, raw.AsSpan((int)(i * inRowBytes), (int)inRowBytes), x);
+                if (to == TensorDType.F16)
+                    for (int j = 0; j < x.Length; j++) BinaryPrimitives.WriteUInt16LittleEndian(y[(2 * j)..], BitConverter.HalfToUInt16Bits((Half)x[j]));
+                else GgufQuantizers.Quantize(to, x, y);
+            });
             s.Write(packed);
         }
     }

@@ -99,14 +99,21 @@ public class GgufQuantsTests(Xunit.Abstractions.ITestOutputHelper output)
         }
         int codeCount = t switch
         {
-            TensorDType.Q2_K => 4, TensorDType.Q3_K => 8, TensorDType.Q4_0 or TensorDType.Q4_1 or TensorDType.Q4_K => 16,
-            TensorDType.Q5_0 or TensorDType.Q5_1 or TensorDType.Q5_K => 32, TensorDType.Q6_K => 64, _ => 256,
+            TensorDType.Q2_K => 4,
+            TensorDType.Q3_K => 8,
+            TensorDType.Q4_0 or TensorDType.Q4_1 or TensorDType.Q4_K => 16,
+            TensorDType.Q5_0 or TensorDType.Q5_1 or TensorDType.Q5_K => 32,
+            TensorDType.Q6_K => 64,
+            _ => 256,
         };
         Assert.Equal(codeCount, codes.Count);
         (int scaleCount, int minCount) = t switch
         {
-            TensorDType.Q2_K => (16, 16), TensorDType.Q3_K => (64, 0), TensorDType.Q4_K or TensorDType.Q5_K => (64, 64),
-            TensorDType.Q6_K => (256, 0), _ => (0, 0),
+            TensorDType.Q2_K => (16, 16),
+            TensorDType.Q3_K => (64, 0),
+            TensorDType.Q4_K or TensorDType.Q5_K => (64, 64),
+            TensorDType.Q6_K => (256, 0),
+            _ => (0, 0),
         };
         for (int s = 0; s < subBlocks && scaleCount > 0; s++)
         {

@@ -18,9 +18,16 @@ internal static class ReferenceDequantizer
     public static int BlockBytes(TensorDType t) => t switch
     {
         // Sums of the struct fields in ggml-common.h.
-        TensorDType.Q4_0 => 2 + 16, TensorDType.Q4_1 => 2 + 2 + 16, TensorDType.Q5_0 => 2 + 4 + 16, TensorDType.Q5_1 => 2 + 2 + 4 + 16,
-        TensorDType.Q8_0 => 2 + 32, TensorDType.Q2_K => 16 + 64 + 2 + 2, TensorDType.Q3_K => 32 + 64 + 12 + 2,
-        TensorDType.Q4_K => 2 + 2 + 12 + 128, TensorDType.Q5_K => 2 + 2 + 12 + 32 + 128, TensorDType.Q6_K => 128 + 64 + 16 + 2,
+        TensorDType.Q4_0 => 2 + 16,
+        TensorDType.Q4_1 => 2 + 2 + 16,
+        TensorDType.Q5_0 => 2 + 4 + 16,
+        TensorDType.Q5_1 => 2 + 2 + 4 + 16,
+        TensorDType.Q8_0 => 2 + 32,
+        TensorDType.Q2_K => 16 + 64 + 2 + 2,
+        TensorDType.Q3_K => 32 + 64 + 12 + 2,
+        TensorDType.Q4_K => 2 + 2 + 12 + 128,
+        TensorDType.Q5_K => 2 + 2 + 12 + 32 + 128,
+        TensorDType.Q6_K => 128 + 64 + 16 + 2,
         _ => throw new ArgumentOutOfRangeException(nameof(t)),
     };
 
@@ -41,70 +48,70 @@ internal static class ReferenceDequantizer
         switch (t)
         {
             case TensorDType.Q4_0:
-            {
-                int q = Nibble(x, 2 + e % 16, e >= 16);
-                return new(q, -1, -1, (q - 8) * F16(x, 0));
-            }
+                {
+                    int q = Nibble(x, 2 + e % 16, e >= 16);
+                    return new(q, -1, -1, (q - 8) * F16(x, 0));
+                }
             case TensorDType.Q4_1:
-            {
-                int q = Nibble(x, 4 + e % 16, e >= 16);
-                return new(q, -1, -1, q * F16(x, 0) + F16(x, 2));
-            }
+                {
+                    int q = Nibble(x, 4 + e % 16, e >= 16);
+                    return new(q, -1, -1, q * F16(x, 0) + F16(x, 2));
+                }
             case TensorDType.Q5_0:
-            {
-                int q = Nibble(x, 6 + e % 16, e >= 16) | Bits(x, 8 * 2 + e, 1) << 4;
-                return new(q, -1, -1, (q - 16) * F16(x, 0));
-            }
+                {
+                    int q = Nibble(x, 6 + e % 16, e >= 16) | Bits(x, 8 * 2 + e, 1) << 4;
+                    return new(q, -1, -1, (q - 16) * F16(x, 0));
+                }
             case TensorDType.Q5_1:
-            {
-                int q = Nibble(x, 8 + e % 16, e >= 16) | Bits(x, 8 * 4 + e, 1) << 4;
-                return new(q, -1, -1, q * F16(x, 0) + F16(x, 2));
-            }
+                {
+                    int q = Nibble(x, 8 + e % 16, e >= 16) | Bits(x, 8 * 4 + e, 1) << 4;
+                    return new(q, -1, -1, q * F16(x, 0) + F16(x, 2));
+                }
             case TensorDType.Q8_0:
-            {
-                int q = (sbyte)x[2 + e];
-                return new(q & 0xFF, -1, -1, q * F16(x, 0));
-            }
+                {
+                    int q = (sbyte)x[2 + e];
+                    return new(q & 0xFF, -1, -1, q * F16(x, 0));
+                }
             case TensorDType.Q2_K:
-            {
-                // Weight e: 128-weight half h, 32-weight quarter k (bit pair k of each code byte), lane l; sub-block e/16.
-                int h = e / 128, k = e % 128 / 32, l = e % 32, s = e / 16;
-                int q = Bits(x, 8 * (16 + 32 * h + l) + 2 * k, 2);
-                int sc = Bits(x, 8 * s, 4), m = Bits(x, 8 * s + 4, 4);
-                float dl = F16(x, 80) * sc, ml = F16(x, 82) * m;
-                return new(q, sc, m, dl * q - ml);
-            }
+                {
+                    // Weight e: 128-weight half h, 32-weight quarter k (bit pair k of each code byte), lane l; sub-block e/16.
+                    int h = e / 128, k = e % 128 / 32, l = e % 32, s = e / 16;
+                    int q = Bits(x, 8 * (16 + 32 * h + l) + 2 * k, 2);
+                    int sc = Bits(x, 8 * s, 4), m = Bits(x, 8 * s + 4, 4);
+                    float dl = F16(x, 80) * sc, ml = F16(x, 82) * m;
+                    return new(q, sc, m, dl * q - ml);
+                }
             case TensorDType.Q3_K:
-            {
-                int h = e / 128, k = e % 128 / 32, l = e % 32, s = e / 16;
-                int low = Bits(x, 8 * (32 + 32 * h + l) + 2 * k, 2);
-                int high = Bits(x, 8 * l + 4 * h + k, 1);
-                int sc = Q3Scale(x, s);
-                float dl = F16(x, 108) * (sc - 32);
-                return new(low | high << 2, sc, -1, dl * (low - (high == 1 ? 0 : 4)));
-            }
+                {
+                    int h = e / 128, k = e % 128 / 32, l = e % 32, s = e / 16;
+                    int low = Bits(x, 8 * (32 + 32 * h + l) + 2 * k, 2);
+                    int high = Bits(x, 8 * l + 4 * h + k, 1);
+                    int sc = Q3Scale(x, s);
+                    float dl = F16(x, 108) * (sc - 32);
+                    return new(low | high << 2, sc, -1, dl * (low - (high == 1 ? 0 : 4)));
+                }
             case TensorDType.Q4_K:
             case TensorDType.Q5_K:
-            {
-                // Weight e: 64-weight chunk c, high nibble for its upper 32; sub-block s = e/32.
-                int c = e / 64, l = e % 32, s = e / 32;
-                bool hi = e % 64 >= 32;
-                int qsAt = t == TensorDType.Q4_K ? 16 : 48;
-                int q = Nibble(x, qsAt + 32 * c + l, hi);
-                if (t == TensorDType.Q5_K) q |= Bits(x, 8 * (16 + l) + s, 1) << 4;
-                var (sc, m) = K4ScaleMin(x, s);
-                float d = F16(x, 0) * sc, dm = F16(x, 2) * m;
-                return new(q, sc, m, d * q - dm);
-            }
+                {
+                    // Weight e: 64-weight chunk c, high nibble for its upper 32; sub-block s = e/32.
+                    int c = e / 64, l = e % 32, s = e / 32;
+                    bool hi = e % 64 >= 32;
+                    int qsAt = t == TensorDType.Q4_K ? 16 : 48;
+                    int q = Nibble(x, qsAt + 32 * c + l, hi);
+                    if (t == TensorDType.Q5_K) q |= Bits(x, 8 * (16 + l) + s, 1) << 4;
+                    var (sc, m) = K4ScaleMin(x, s);
+                    float d = F16(x, 0) * sc, dm = F16(x, 2) * m;
+                    return new(q, sc, m, d * q - dm);
+                }
             case TensorDType.Q6_K:
-            {
-                int h = e / 128, k = e % 128 / 32, l = e % 32, s = e / 16;
-                int low = Nibble(x, 64 * h + 32 * (k % 2) + l, k >= 2);
-                int high = Bits(x, 8 * (128 + 32 * h + l) + 2 * k, 2);
-                int q = low | high << 4;
-                int sc = (sbyte)x[192 + s];
-                return new(q, sc & 0xFF, -1, F16(x, 208) * sc * (q - 32));
-            }
+                {
+                    int h = e / 128, k = e % 128 / 32, l = e % 32, s = e / 16;
+                    int low = Nibble(x, 64 * h + 32 * (k % 2) + l, k >= 2);
+                    int high = Bits(x, 8 * (128 + 32 * h + l) + 2 * k, 2);
+                    int q = low | high << 4;
+                    int sc = (sbyte)x[192 + s];
+                    return new(q, sc & 0xFF, -1, F16(x, 208) * sc * (q - 32));
+                }
             default: throw new ArgumentOutOfRangeException(nameof(t));
         }
     }
