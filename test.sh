@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
-# The full test suite (README's test command). Needs only the .NET 10 SDK; NuGet restores the rest.
+# The full test suite (README's test command). Needs only the .NET 10 SDK; NuGet restores the packages and
+# build/test-deps.sh locates (or, as root on Debian, installs) headless Chromium for the report's browser test.
 set -euo pipefail
 cd "$(dirname "$0")"
+deps=$(build/test-deps.sh)
+if [ -n "$deps" ]; then export "${deps?}"; fi
 dotnet build Ares.slnx -c Release --nologo -v q
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT

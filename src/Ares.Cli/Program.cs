@@ -20,6 +20,7 @@ internal static class Program
         root.Add(DemoCommand.Create());
         root.Add(RepairCommand.Create());
         root.Add(ExportCommand.Create());
+        root.Add(ServeCommand.Create());
         root.Add(ReportCommand.Create());
         root.Add(AttackCommands.Create());
         root.Add(SafetyTuneCommand.Create());

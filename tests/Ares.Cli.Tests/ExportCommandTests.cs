@@ -69,6 +69,14 @@ public sealed class ExportCommandTests : IDisposable
         Assert.Equal(["prompt 1", "prompt 2"], lines.Select(l => l.GetProperty("prompt").GetString()));
         Assert.Equal(["safe 1", "safe 2"], lines.Select(l => l.GetProperty("chosen").GetString()));
         Assert.Equal(["[redacted] 1", "[redacted] 2"], lines.Select(l => l.GetProperty("rejected").GetString()));
+        // TRL's conversational form of the same pairs, beside the plain file.
+        var twin = _dir.File("prefs.conversational.jsonl");
+        Assert.Contains($"(conversational form: {twin})", stderr);
+        var conv = File.ReadAllLines(twin).Select(l => JsonDocument.Parse(l).RootElement).ToList();
+        Assert.Equal(["prompt 1", "prompt 2"], conv.Select(l => l.GetProperty("prompt")[0].GetProperty("content").GetString()));
+        Assert.Equal(["user", "user"], conv.Select(l => l.GetProperty("prompt")[0].GetProperty("role").GetString()));
+        Assert.Equal(["safe 1", "safe 2"], conv.Select(l => l.GetProperty("chosen")[0].GetProperty("content").GetString()));
+        Assert.Equal(["assistant", "assistant"], conv.Select(l => l.GetProperty("rejected")[0].GetProperty("role").GetString()));
 
         (code, _, stderr) = Run("export", "--store", db, "--run", "new", "--format", "preferences", "--classes", "robust", "--out", output);
         Assert.True(code == 0, stderr);

@@ -7,7 +7,7 @@ namespace Ares.Reporting;
 /// <summary>
 /// Opens a full report (every chart type) in headless Chromium: the page must load without
 /// errors, every chart must lay out with a non-zero size and real shapes, and the screenshot must
-/// not be blank. Chromium is a test dependency: .ci/run installs Debian's <c>chromium</c>.
+/// not be blank. Chromium is a test dependency: test.sh (build/test-deps.sh) installs Debian's <c>chromium</c>.
 /// </summary>
 public class BrowserTests
 {
@@ -96,7 +96,7 @@ public class BrowserTests
             foreach (var dir in (Environment.GetEnvironmentVariable("PATH") ?? "").Split(Path.PathSeparator))
                 if (dir.Length > 0 && File.Exists(Path.Combine(dir, name))) return Path.Combine(dir, name);
         }
-        Assert.Fail("headless Chromium not found: install Debian's 'chromium' package (.ci/run does: apt-get install -y --no-install-recommends chromium) or set ARES_CHROMIUM to a Chrome/Chromium binary");
+        Assert.Fail("headless Chromium not found: install Debian's 'chromium' package (./test.sh does, through build/test-deps.sh, when run as root on Debian) or set ARES_CHROMIUM to a Chrome/Chromium binary");
         return "";
     }
 

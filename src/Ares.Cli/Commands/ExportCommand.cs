@@ -14,7 +14,8 @@ internal static class ExportCommand
         var format = new Option<string>("--format", "-f")
         {
             Description = "cases: one JSON object per case with components, responses, rewards, class and provenance; " +
-                          "preferences: TRL preference pairs {prompt, chosen: safe response, rejected: malicious response}",
+                          "preferences: TRL preference pairs {prompt, chosen: safe response, rejected: malicious response} in plain text at --out " +
+                          "and in TRL's conversational form ({role, content} message lists) beside it (pairs.jsonl → pairs.conversational.jsonl)",
             Required = true,
         };
         format.AcceptOnlyFromAmong("cases", "preferences");
@@ -27,7 +28,7 @@ internal static class ExportCommand
         };
         var conversational = new Option<bool>("--conversational")
         {
-            Description = "Preferences only: write TRL's conversational form (lists of {role, content} messages) instead of plain text",
+            Description = "Preferences only: write only TRL's conversational form, at --out (no plain file)",
         };
         var output = new Option<string>("--out", "-o") { Description = "JSONL file to write (replaced atomically)", Required = true, HelpName = "FILE" };
         var cmd = new Command("export", "Export a discovery run from a run store as JSON Lines (cases for analysis, or preference pairs for reward-model repair)")
@@ -49,9 +50,17 @@ internal static class ExportCommand
             string path = r.GetValue(output)!;
             if (preferences)
             {
-                int n = CaseExport.WritePreferencesJsonl(db, runId, path, wanted, r.GetValue(conversational));
+                bool onlyConversational = r.GetValue(conversational);
+                int n = CaseExport.WritePreferencesJsonl(db, runId, path, wanted, onlyConversational);
                 string which = string.Join(",", (wanted ?? CaseExport.RepairClasses).Select(c => c.SnakeName()).Order());
-                Console.Error.WriteLine($"wrote {n} preference pair(s) ({which}) of run '{runId}' to {path}");
+                string where = path;
+                if (!onlyConversational)
+                {
+                    var twin = CaseExport.ConversationalPath(path);
+                    CaseExport.WritePreferencesJsonl(db, runId, twin, wanted, conversational: true);
+                    where = $"{path} (conversational form: {twin})";
+                }
+                Console.Error.WriteLine($"wrote {n} preference pair(s) ({which}) of run '{runId}' to {where}");
             }
             else
             {

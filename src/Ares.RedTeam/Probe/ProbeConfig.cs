@@ -1,6 +1,7 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using Ares.RedTeam.Chat;
+using Ares.RedTeam.Rewards;
 
 namespace Ares.RedTeam.Probe;
 
@@ -13,8 +14,20 @@ internal sealed record LocalModelSpec(string Path, string? ChatFormat = null) : 
 /// <summary>A model of a sandbox world (`sandbox:NAME`): which one depends on the role (policy, reward model, judge).</summary>
 internal sealed record SandboxModelSpec(string World) : ModelSpec;
 
-/// <summary>An OpenAI-compatible endpoint. The API key is read from <see cref="ApiKeyEnv"/> at run time and never stored.</summary>
-internal sealed record EndpointModelSpec(string Url, string Model, string? ApiKeyEnv, int Concurrency, double TimeoutSeconds, int MaxRetries) : ModelSpec;
+/// <summary>
+/// A model behind an HTTP endpoint: OpenAI-compatible chat (<see cref="Api"/> null), or a scoring
+/// API (vllm-pooling, vllm-classify, tei-predict) for reward models and classifier judges. The API
+/// key is read from <see cref="ApiKeyEnv"/> at run time and never stored.
+/// </summary>
+internal sealed record EndpointModelSpec(string Url, string Model, string? ApiKeyEnv, int Concurrency, double TimeoutSeconds, int MaxRetries,
+    Rewards.ScoringApi? Api = null, string? HarmfulLabel = null, int? HarmfulIndex = null) : ModelSpec
+{
+    public EndpointOptions Options => new()
+    {
+        BaseUrl = Url, Model = Model, ApiKeyEnv = ApiKeyEnv, MaxConcurrency = Concurrency,
+        MaxRetries = MaxRetries, RequestTimeout = TimeSpan.FromSeconds(TimeoutSeconds),
+    };
+}
 
 /// <summary>Judge kinds: refusal patterns, a local classifier, or a Llama-Guard-style model (local or remote).</summary>
 internal enum JudgeKind { Refusal, Classifier, Guard }
@@ -132,10 +145,12 @@ internal sealed record ProbeConfig
             StorePath = r.PathOf(r.Str(root, "store", "store") ?? "ares-runs.db"),
             CatalogPath = catalog is null or "default" ? null : r.PathOf(catalog),
             SandboxRoot = r.Str(root, "sandbox_root", "sandbox_root") is string sr ? r.PathOf(sr) : null,
-            Policy = r.Model(root["policy"], "policy") ?? throw r.Error("policy", "is required (a path, \"sandbox:NAME\" or {\"endpoint\": …, \"model\": …})"),
+            Policy = r.ChatModel(root["policy"], "policy") ?? throw r.Error("policy", "is required (a path, \"sandbox:NAME\" or {\"endpoint\": …, \"model\": …})"),
             RewardModel = r.Model(root["reward_model"], "reward_model") is { } rm
-                ? (rm is EndpointModelSpec ? throw r.Error("reward_model", "must be a local model or \"sandbox:NAME\" (reward models are scored locally)") : rm)
-                : throw r.Error("reward_model", "is required (a path to a *ForSequenceClassification model, or \"sandbox:NAME\")"),
+                ? (rm is EndpointModelSpec { Api: not (Rewards.ScoringApi.VllmPooling or Rewards.ScoringApi.TeiPredict) }
+                    ? throw r.Error("reward_model.api", "must be vllm-pooling or tei-predict for a reward model endpoint")
+                    : rm)
+                : throw r.Error("reward_model", "is required (a path to a *ForSequenceClassification model, \"sandbox:NAME\", or {\"endpoint\": …, \"api\": \"vllm-pooling\", \"model\": …})"),
             Judge = r.Judge(root["judge"]),
             Mentor = r.Mentor(root["mentor"]),
             Options = options,
@@ -215,15 +230,24 @@ internal sealed record ProbeConfig
                         return s.Length > "sandbox:".Length ? new SandboxModelSpec(s["sandbox:".Length..]) : throw Error(field, "names no sandbox world (expected \"sandbox:NAME\", e.g. \"sandbox:default\")");
                     return new LocalModelSpec(PathOf(s));
                 case JsonObject o when o.ContainsKey("endpoint"):
-                    Known(o, field + ".", "endpoint", "model", "api_key_env", "concurrency", "timeout_s", "max_retries");
+                    Known(o, field + ".", "endpoint", "api", "model", "api_key_env", "concurrency", "timeout_s", "max_retries", "harmful_label", "harmful_index");
                     var url = Str(o, "endpoint", field + ".endpoint")!;
                     if (!Uri.TryCreate(url, UriKind.Absolute, out var uri) || uri.Scheme is not ("http" or "https"))
                         throw Error(field + ".endpoint", $"must be an http(s) URL, got '{url}'");
+                    Rewards.ScoringApi? api = Str(o, "api", field + ".api") switch
+                    {
+                        null or "openai-chat" => null,
+                        var a when Rewards.ScoringApiNames.ByName.TryGetValue(a, out var known) => known,
+                        var a => throw Error(field + ".api", $"must be openai-chat, {string.Join(", ", Rewards.ScoringApiNames.ByName.Keys)}, got '{a}'"),
+                    };
+                    if (api is null && (o.ContainsKey("harmful_label") || o.ContainsKey("harmful_index")))
+                        throw Error(field + ".harmful_label", "applies to classifier endpoints (api vllm-classify or tei-predict) only");
                     return new EndpointModelSpec(url, Str(o, "model", field + ".model") ?? throw Error(field + ".model", "is required with an endpoint"),
                         Str(o, "api_key_env", field + ".api_key_env"),
                         Int(o, "concurrency", field + ".concurrency", 1) ?? 4,
                         Dbl(o, "timeout_s", field + ".timeout_s", 0.001, 3600) ?? 60,
-                        o["max_retries"] is null ? 4 : Int(o, "max_retries", field + ".max_retries", 0)!.Value);
+                        o["max_retries"] is null ? 4 : Int(o, "max_retries", field + ".max_retries", 0)!.Value,
+                        api, Str(o, "harmful_label", field + ".harmful_label"), Int(o, "harmful_index", field + ".harmful_index", 0));
                 case JsonObject o when o.ContainsKey("path"):
                     Known(o, field + ".", "path", "chat_format");
                     return new LocalModelSpec(PathOf(Str(o, "path", field + ".path")!), Str(o, "chat_format", field + ".chat_format"));
@@ -231,6 +255,11 @@ internal sealed record ProbeConfig
                     throw Error(field, "must be a path, \"sandbox:NAME\", {\"path\": …} or {\"endpoint\": …, \"model\": …}");
             }
         }
+
+        /// <summary>A model that chats (policy, mentor): an endpoint must be OpenAI-compatible chat, not a scoring API.</summary>
+        public ModelSpec? ChatModel(JsonNode? node, string field) => Model(node, field) is EndpointModelSpec { Api: { } api }
+            ? throw Error(field + ".api", $"must be openai-chat (or absent) for a chat model, got '{api.Name()}'")
+            : Model(node, field);
 
         public JudgeSpec Judge(JsonNode? node)
         {
@@ -251,7 +280,10 @@ internal sealed record ProbeConfig
                     };
                     var model = Model(o["model"], "judge.model");
                     if (kind != JudgeKind.Refusal && model is null) throw Error("judge.model", $"is required for a {Str(o, "type", "judge.type")} judge");
-                    if (kind == JudgeKind.Classifier && model is EndpointModelSpec) throw Error("judge.model", "must be local for a classifier judge (use type \"guard\" for an endpoint)");
+                    if (kind == JudgeKind.Classifier && model is EndpointModelSpec { Api: not (Rewards.ScoringApi.VllmClassify or Rewards.ScoringApi.TeiPredict) })
+                        throw Error("judge.model.api", "must be vllm-classify or tei-predict for a classifier judge endpoint (use type \"guard\" for a chat endpoint)");
+                    if (kind == JudgeKind.Guard && model is EndpointModelSpec { Api: not null })
+                        throw Error("judge.model.api", "must be openai-chat (or absent) for a guard judge: it reads a chat model's verdict");
                     return new JudgeSpec(kind, model);
                 default:
                     throw Error("judge", "must be \"refusal\", \"sandbox:NAME\" or an object with \"type\"");
@@ -271,7 +303,7 @@ internal sealed record ProbeConfig
                     return type switch
                     {
                         "template" => new MentorSpec(null, attempts),
-                        "llm" => new MentorSpec(Model(o["model"], "mentor.model") ?? throw Error("mentor.model", "is required for an LLM mentor"), attempts),
+                        "llm" => new MentorSpec(ChatModel(o["model"], "mentor.model") ?? throw Error("mentor.model", "is required for an LLM mentor"), attempts),
                         _ => throw Error("mentor.type", $"must be template or llm, got '{type}'"),
                     };
                 default:

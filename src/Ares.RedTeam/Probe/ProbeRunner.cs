@@ -41,7 +41,8 @@ internal sealed class ProbeComponents : IDisposable
             {
                 SandboxModelSpec s => LocalRewardModel.Load(World(s.World).RewardDir),
                 LocalModelSpec l => LocalRewardModel.Load(l.Path, new LoadOptions { ChatFormat = l.ChatFormat }),
-                _ => throw new ArgumentException($"{config.Source}: reward_model must be local"),
+                EndpointModelSpec e => (IRewardModel)new EndpointRewardModel(new ScoringEndpoint(e.Options, e.Api!.Value)),
+                _ => throw new ArgumentException($"{config.Source}: unsupported reward_model {config.RewardModel}"),
             });
             IJudge judge = Keep(built, config.Judge switch
             {
@@ -49,6 +50,7 @@ internal sealed class ProbeComponents : IDisposable
                 { Kind: JudgeKind.Classifier, Model: SandboxModelSpec s } => ClassifierJudge.Load(World(s.World).JudgeDir),
                 { Kind: JudgeKind.Classifier, Model: LocalModelSpec l } => ClassifierJudge.Load(l.Path, new LoadOptions { ChatFormat = l.ChatFormat }),
                 { Kind: JudgeKind.Guard, Model: LocalModelSpec l } => LocalGuardJudge.Load(l.Path, new LoadOptions { ChatFormat = l.ChatFormat }),
+                { Kind: JudgeKind.Classifier, Model: EndpointModelSpec e } => new EndpointClassifierJudge(new ScoringEndpoint(e.Options, e.Api!.Value), e.HarmfulLabel, e.HarmfulIndex),
                 { Kind: JudgeKind.Guard, Model: EndpointModelSpec e } => (IJudge)new ChatGuardJudge(Endpoint(e)),
                 var j => throw new ArgumentException($"{config.Source}: judge {j.Kind} cannot use {j.Model}"),
             });
@@ -79,11 +81,7 @@ internal sealed class ProbeComponents : IDisposable
         _ => throw new ArgumentException($"unsupported model spec {spec}"),
     };
 
-    static OpenAiChatModel Endpoint(EndpointModelSpec e) => new(new EndpointOptions
-    {
-        BaseUrl = e.Url, Model = e.Model, ApiKeyEnv = e.ApiKeyEnv, MaxConcurrency = e.Concurrency,
-        MaxRetries = e.MaxRetries, RequestTimeout = TimeSpan.FromSeconds(e.TimeoutSeconds),
-    });
+    static OpenAiChatModel Endpoint(EndpointModelSpec e) => new(e.Options);
 
     public void Dispose()
     {

@@ -146,14 +146,17 @@ internal sealed class Prober(ComponentCatalog catalog, ISafetyMentor mentor, ICh
             {
                 if (!a.Ok) { responses.Add(new ProbeResponse(s, null, null, a.Error, null, null, null)); continue; }
                 var verdict = verdicts[v++];
-                responses.Add(new ProbeResponse(s, a.Text, a.FinishReason, null, verdict.HarmProbability, verdict.Rationale, rewards[r++]));
+                responses.Add(new ProbeResponse(s, a.Text, a.FinishReason, null, verdict.HarmProbability, verdict.Rationale, Known(rewards[r++])));
             }
-            double malicious = rewards[r++], safe = rewards[r++];
+            double? malicious = Known(rewards[r++]), safe = Known(rewards[r++]);
+            // An endpoint reward model scores a request that failed after retries as NaN: stored as
+            // a missing reward, and the case is unscored (never classified on a partial set of rewards).
+            bool rewardFailed = malicious is null || safe is null || responses.Any(x => x.Error is null && x.Reward is null);
             cases.Add(new ProbeCase
             {
                 Index = indices[j], Components = tuples[j], Seed = seeds[j], Case = o.Case, MentorAttempts = o.Attempts,
                 Responses = responses, RewardMalicious = malicious, RewardSafe = safe,
-                Class = Taxonomy.Classify(responses, malicious, safe, options.RewardMargin), CreatedUtc = now,
+                Class = rewardFailed ? FailureClass.Unscored : Taxonomy.Classify(responses, malicious, safe, options.RewardMargin), CreatedUtc = now,
             });
         }
         return cases;
@@ -165,6 +168,8 @@ internal sealed class Prober(ComponentCatalog catalog, ISafetyMentor mentor, ICh
         var counts = Enum.GetValues<FailureClass>().ToDictionary(c => c, c => done.Values.Count(x => x.Class == c));
         progress.Report(new ProbeProgress(done.Count, total ?? options.Budget, counts, done.Values.Count(x => x.Class is null)));
     }
+
+    static double? Known(double reward) => double.IsNaN(reward) ? null : reward;
 
     static void Check(bool ok, string who, string expected)
     {

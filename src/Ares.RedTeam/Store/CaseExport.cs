@@ -1,5 +1,6 @@
 using System.Text.Encodings.Web;
 using System.Text.Json;
+using System.Text.Json.Nodes;
 using Ares.Core.Formats;
 using Ares.RedTeam.Probe;
 
@@ -23,9 +24,38 @@ internal static class CaseExport
     {
         var cases = store.LoadCases(runId); // throws, listing the store's runs, when there is no such run
         var run = store.GetRun(runId)!;
-        WriteLines(path, cases, (w, c) => WriteCase(w, run, c));
+        var rules = ClassRules.Of(run);
+        WriteLines(path, cases, (w, c) => WriteCase(w, run, rules, c));
         return cases.Count;
     }
+
+    /// <summary>
+    /// The run-level settings a reader needs to recompute each case's class and the run's rates from
+    /// a cases line alone (see <see cref="Taxonomy"/>): the harm threshold, the reward margin, how many
+    /// responses were sampled per case, and how cases were chosen (an adaptive selector does not
+    /// draw cases independently, so its rates describe the cases probed, not the whole tuple space).
+    /// </summary>
+    sealed record ClassRules(double HarmThreshold, double RewardMargin, int? SamplesPerCase, string Selector)
+    {
+        public static ClassRules Of(RunInfo run)
+        {
+            JsonObject? config = null;
+            try { config = JsonNode.Parse(run.ConfigJson) as JsonObject; }
+            catch (JsonException) { } // a run written by a test or an old Ares: fall back to the defaults ProbeConfig applies
+            JsonNode? At(string section, string key) => config?[section] is JsonObject o ? o[key] : null;
+            double margin = At("taxonomy", "reward_margin") is JsonValue m && m.TryGetValue<double>(out var x) ? x : 0;
+            int? samples = At("budget", "samples") is JsonValue s && s.TryGetValue<int>(out var k) ? k
+                : config?["budget"] is null or JsonObject ? new ProbeOptions().Samples : null; // not a probe config's budget: unknown
+            string selector = At("selector", "kind") is JsonValue v && v.TryGetValue<string>(out var name) ? name : "adaptive";
+            return new(Judges.JudgeVerdict.Threshold, margin, samples, selector);
+        }
+    }
+
+    /// <summary>Where the conversational twin of a plain preferences file goes: <c>pairs.jsonl</c> → <c>pairs.conversational.jsonl</c>.</summary>
+    public static string ConversationalPath(string plainPath) =>
+        plainPath.EndsWith(".jsonl", StringComparison.OrdinalIgnoreCase)
+            ? plainPath[..^".jsonl".Length] + ".conversational.jsonl"
+            : plainPath + ".conversational.jsonl";
 
     /// <summary>
     /// Writes TRL preference pairs, <c>{"prompt", "chosen": safe, "rejected": malicious}</c>, for
@@ -61,7 +91,7 @@ internal static class CaseExport
         return pairs.Count;
     }
 
-    static void WriteCase(Utf8JsonWriter w, RunInfo run, ProbeCase c)
+    static void WriteCase(Utf8JsonWriter w, RunInfo run, ClassRules rules, ProbeCase c)
     {
         w.WriteStartObject();
         w.WriteString("run_id", run.RunId);
@@ -86,6 +116,8 @@ internal static class CaseExport
             w.WriteString("finish_reason", r.FinishReason);
             w.WriteString("error", r.Error);
             WriteNumber(w, "harm_probability", r.HarmProbability);
+            if (r.HarmProbability is double p) w.WriteBoolean("harmful", p >= rules.HarmThreshold);
+            else w.WriteNull("harmful");
             w.WriteString("judge_rationale", r.JudgeRationale);
             WriteNumber(w, "reward", r.Reward);
             w.WriteEndObject();
@@ -94,11 +126,22 @@ internal static class CaseExport
         WriteNumber(w, "reward_malicious", c.RewardMalicious);
         WriteNumber(w, "reward_safe", c.RewardSafe);
         w.WriteString("class", c.Class?.SnakeName());
+        // The rules that turned the numbers above into the class, so the rates can be recomputed from this file alone.
+        w.WriteStartObject("taxonomy");
+        w.WriteNumber("harm_threshold", rules.HarmThreshold);
+        w.WriteNumber("reward_margin", rules.RewardMargin);
+        if (rules.SamplesPerCase is int k) w.WriteNumber("samples_per_case", k);
+        else w.WriteNull("samples_per_case");
+        w.WriteString("selector", rules.Selector);
+        w.WriteEndObject();
         w.WriteStartObject("provenance");
         w.WriteNumber("seed", c.Seed);
         w.WriteString("created_utc", RunStore.FormatUtc(c.CreatedUtc));
         w.WriteString("ares_version", run.AresVersion);
         w.WriteString("catalog_version", run.CatalogVersion);
+        w.WriteString("run_status", run.Status);
+        w.WriteNumber("run_budget", run.Budget);
+        w.WriteNumber("run_seed", run.Seed);
         WriteIdentity(w, "policy", run.Policy);
         WriteIdentity(w, "reward_model", run.RewardModel);
         WriteIdentity(w, "judge", run.Judge);
