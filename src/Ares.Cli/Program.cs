@@ -23,6 +23,7 @@ internal static class Program
         root.Add(ReportCommand.Create());
         root.Add(AttackCommands.Create());
         root.Add(SafetyTuneCommand.Create());
+        root.Add(DatasetsCommand.Create());
         return root.Parse(args).Invoke();
     }
 }
