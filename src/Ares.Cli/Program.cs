@@ -24,6 +24,7 @@ internal static class Program
         root.Add(AttackCommands.Create());
         root.Add(SafetyTuneCommand.Create());
         root.Add(DatasetsCommand.Create());
+        root.Add(EvalCommand.Create());
         return root.Parse(args).Invoke();
     }
 }
