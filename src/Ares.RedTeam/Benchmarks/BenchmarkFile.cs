@@ -180,9 +180,14 @@ internal static class BenchmarkFile
         }
         catch (CsvFormatException e)
         {
-            int column = ColumnAt(bytes, e.ByteOffset);
+            // A field-count mismatch is located at the first extra or missing field; bad quoting at the field it is in.
+            var count = System.Text.RegularExpressions.Regex.Match(e.Message, @"has (\d+) fields? but (\d+)");
+            int column = count.Success ? Math.Min(int.Parse(count.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture), header.Length) : ColumnAt(bytes, e.ByteOffset);
             string name = column < header.Length ? $" ('{header[column]}')" : "";
-            throw new InvalidDataException($"{path}:{e.LineNumber}: column {column + 1}{name}: {Reason(e.Message)}", e);
+            string what = count.Success
+                ? (column < header.Length ? $"missing: the row has {count.Groups[1].Value} fields, the header {header.Length}" : $"is one field too many: the row has {count.Groups[1].Value} fields, the header {header.Length} (an unquoted comma?)")
+                : Reason(e.Message);
+            throw new InvalidDataException($"{path}:{e.LineNumber}: column {column + 1}{name}{(count.Success ? " " : ": ")}{what}", e);
         }
     }
 
