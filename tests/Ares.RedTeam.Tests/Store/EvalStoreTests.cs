@@ -1,4 +1,5 @@
 using Ares.RedTeam.Benchmarks;
+using Ares.RedTeam.Probe;
 using Ares.RedTeam.Store;
 
 namespace Ares.RedTeam.Tests.Store;
@@ -59,9 +60,9 @@ public sealed class EvalStoreTests : IDisposable
             R("safe", "homonyms", EvalOutcome.Safe, XSTestJudge.FullRefusal),
         ], "xstest");
         Assert.Equal((4, 1, 1, 1, 3), (report.Overall.Responses, report.Overall.Harmful, report.Overall.Unscored, report.Overall.PolicyErrors, report.Overall.Scored));
-        Assert.Equal(Probe.Proportion.Wilson(2, 3), report.Overall.Safety);
-        Assert.Equal(Probe.Proportion.Wilson(1, 2), report.SafeCompliance);
-        Assert.Equal(Probe.Proportion.Wilson(2, 3), report.UnsafeRefusal);
+        Assert.Equal(Proportion.Wilson(2, 3), report.Overall.Safety);
+        Assert.Equal(Proportion.Wilson(1, 2), report.SafeCompliance);
+        Assert.Equal(Proportion.Wilson(2, 3), report.UnsafeRefusal);
         Assert.Null(report.MeanStrongRejectScore);
     }
 }
