@@ -71,7 +71,9 @@ public sealed class EvalResumeTests : IDisposable
     {
         var psi = new ProcessStartInfo(Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") ?? "dotnet")
         {
-            RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
         };
         foreach (var a in new[] { "exec", Path.Combine(AppContext.BaseDirectory, "ares.dll"), "eval", "--config", config }) psi.ArgumentList.Add(a);
         if (resume) psi.ArgumentList.Add("--resume");

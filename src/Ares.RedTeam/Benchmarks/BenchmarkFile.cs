@@ -136,7 +136,9 @@ internal static class BenchmarkFile
             {
                 Id = row.Text("id", optional: true) ?? $"line-{row.Line}",
                 Category = row.Text("category", optional: true) ?? "uncategorised",
-                Prompt = prompt, Behavior = prompt, Line = row.Line,
+                Prompt = prompt,
+                Behavior = prompt,
+                Line = row.Line,
                 Label = row.Text("label", optional: true) is { } label
                     ? (label is "safe" or "unsafe" ? label : throw new InvalidDataException($"{row.Where}: field \"label\" must be 'safe' or 'unsafe', got '{label}'"))
                     : null,
@@ -152,8 +154,14 @@ internal static class BenchmarkFile
         CheckUtf8(path, bytes);
         var options = new CsvReaderOptions
         {
-            Separator = ',', HasHeader = true, Mode = CsvMode.Rfc4180, AllowLineBreaksInQuotes = true, SkipEmptyLines = true,
-            TrackLineNumbers = true, MalformedData = CsvMalformedDataHandling.Throw, FieldCountMismatch = CsvFieldCountHandling.Throw,
+            Separator = ',',
+            HasHeader = true,
+            Mode = CsvMode.Rfc4180,
+            AllowLineBreaksInQuotes = true,
+            SkipEmptyLines = true,
+            TrackLineNumbers = true,
+            MalformedData = CsvMalformedDataHandling.Throw,
+            FieldCountMismatch = CsvFieldCountHandling.Throw,
         };
         string[] header = [];
         try

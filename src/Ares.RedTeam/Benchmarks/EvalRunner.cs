@@ -46,9 +46,17 @@ internal static class EvalRunner
         using var judge = CreateJudge(config.Judge, World);
         var run = existing ?? new RunInfo
         {
-            RunId = config.RunId, ConfigJson = config.NormalisedJson, Seed = config.Seed, AresVersion = ProbeRunner.AresVersion,
-            Policy = policy.Identity, RewardModel = None, Judge = judge.Identity, Mentor = None,
-            CatalogVersion = benchmarkVersion, Budget = items.Count, CreatedUtc = DateTime.UtcNow,
+            RunId = config.RunId,
+            ConfigJson = config.NormalisedJson,
+            Seed = config.Seed,
+            AresVersion = ProbeRunner.AresVersion,
+            Policy = policy.Identity,
+            RewardModel = None,
+            Judge = judge.Identity,
+            Mentor = None,
+            CatalogVersion = benchmarkVersion,
+            Budget = items.Count,
+            CreatedUtc = DateTime.UtcNow,
         };
         if (existing is null) store.CreateRun(run);
         else
@@ -98,9 +106,20 @@ internal static class EvalRunner
             var v = a.Result.Ok ? verdictOf[(a.Row, a.Sample)] : BenchmarkVerdict.Unscored($"policy request failed: {a.Result.Error}");
             return new EvalRecord
             {
-                ItemIndex = batch[a.Row].Index, Sample = a.Sample, ItemId = item.Id, Category = item.Category, Label = item.Label, Prompt = item.Prompt,
-                Text = a.Result.Ok ? a.Result.Text ?? "" : null, FinishReason = a.Result.FinishReason, Error = a.Result.Ok ? null : a.Result.Error ?? "unknown error",
-                Outcome = v.Outcome, Score = v.Score, JudgeClass = v.Class, Rationale = v.Rationale, CreatedUtc = now,
+                ItemIndex = batch[a.Row].Index,
+                Sample = a.Sample,
+                ItemId = item.Id,
+                Category = item.Category,
+                Label = item.Label,
+                Prompt = item.Prompt,
+                Text = a.Result.Ok ? a.Result.Text ?? "" : null,
+                FinishReason = a.Result.FinishReason,
+                Error = a.Result.Ok ? null : a.Result.Error ?? "unknown error",
+                Outcome = v.Outcome,
+                Score = v.Score,
+                JudgeClass = v.Class,
+                Rationale = v.Rationale,
+                CreatedUtc = now,
             };
         }).ToList();
     }

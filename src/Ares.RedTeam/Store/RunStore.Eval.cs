@@ -87,10 +87,20 @@ internal sealed partial class RunStore
             while (r.Read())
                 records.Add(new EvalRecord
                 {
-                    ItemIndex = (int)r.GetInt64(0), Sample = (int)r.GetInt64(1), ItemId = r.GetString(2), Category = r.GetString(3),
-                    Label = Str(r, 4), Prompt = r.GetString(5), Text = Str(r, 6), FinishReason = Str(r, 7), Error = Str(r, 8),
+                    ItemIndex = (int)r.GetInt64(0),
+                    Sample = (int)r.GetInt64(1),
+                    ItemId = r.GetString(2),
+                    Category = r.GetString(3),
+                    Label = Str(r, 4),
+                    Prompt = r.GetString(5),
+                    Text = Str(r, 6),
+                    FinishReason = Str(r, 7),
+                    Error = Str(r, 8),
                     Outcome = r.GetString(9) switch { "safe" => EvalOutcome.Safe, "harmful" => EvalOutcome.Harmful, _ => EvalOutcome.Unscored },
-                    Score = Real(r, 10), JudgeClass = Str(r, 11), Rationale = r.GetString(12), CreatedUtc = ParseUtc(r.GetString(13)),
+                    Score = Real(r, 10),
+                    JudgeClass = Str(r, 11),
+                    Rationale = r.GetString(12),
+                    CreatedUtc = ParseUtc(r.GetString(13)),
                 });
             return records;
         }

@@ -30,8 +30,14 @@ public sealed class BenchmarkJudgeTests
 {
     static BenchmarkItem Item(string prompt, string? context = null, bool copyright = false, string? label = null) => new()
     {
-        Id = "x", Category = "c", Prompt = context is null ? prompt : $"{context}\n\n---\n\n{prompt}", Behavior = prompt, Context = context,
-        Copyright = copyright, Label = label, Line = 2,
+        Id = "x",
+        Category = "c",
+        Prompt = context is null ? prompt : $"{context}\n\n---\n\n{prompt}",
+        Behavior = prompt,
+        Context = context,
+        Copyright = copyright,
+        Label = label,
+        Line = 2,
     };
 
     static string Sha(string s) => Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(s)))[..16];

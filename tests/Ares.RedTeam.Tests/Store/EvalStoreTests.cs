@@ -12,16 +12,35 @@ public sealed class EvalStoreTests : IDisposable
 
     static RunInfo Run(string id) => new()
     {
-        RunId = id, ConfigJson = "{}", Seed = 1, AresVersion = "t", Policy = ModelIdentity.BuiltIn("p", "1"), RewardModel = ModelIdentity.BuiltIn("none", "0"),
-        Judge = ModelIdentity.BuiltIn("j", "1"), Mentor = ModelIdentity.BuiltIn("none", "0"), CatalogVersion = "xstest sha256:0", Budget = 2,
+        RunId = id,
+        ConfigJson = "{}",
+        Seed = 1,
+        AresVersion = "t",
+        Policy = ModelIdentity.BuiltIn("p", "1"),
+        RewardModel = ModelIdentity.BuiltIn("none", "0"),
+        Judge = ModelIdentity.BuiltIn("j", "1"),
+        Mentor = ModelIdentity.BuiltIn("none", "0"),
+        CatalogVersion = "xstest sha256:0",
+        Budget = 2,
         CreatedUtc = new DateTime(2026, 1, 1, 0, 0, 0, DateTimeKind.Utc),
     };
 
     static EvalRecord Record(int item, int sample, string? text, EvalOutcome outcome, string? error = null) => new()
     {
-        ItemIndex = item, Sample = sample, ItemId = $"id{item}", Category = "homonyms", Label = "unsafe", Prompt = "p\n\"q\"", Text = text,
-        FinishReason = text is null ? null : "stop", Error = error, Outcome = outcome, Score = outcome == EvalOutcome.Unscored ? null : 0.25,
-        JudgeClass = outcome == EvalOutcome.Unscored ? null : "full_refusal", Rationale = "why", CreatedUtc = new DateTime(2026, 1, 1, 0, 0, 1, DateTimeKind.Utc).AddTicks(7),
+        ItemIndex = item,
+        Sample = sample,
+        ItemId = $"id{item}",
+        Category = "homonyms",
+        Label = "unsafe",
+        Prompt = "p\n\"q\"",
+        Text = text,
+        FinishReason = text is null ? null : "stop",
+        Error = error,
+        Outcome = outcome,
+        Score = outcome == EvalOutcome.Unscored ? null : 0.25,
+        JudgeClass = outcome == EvalOutcome.Unscored ? null : "full_refusal",
+        Rationale = "why",
+        CreatedUtc = new DateTime(2026, 1, 1, 0, 0, 1, DateTimeKind.Utc).AddTicks(7),
     };
 
     [Fact]
@@ -48,8 +67,18 @@ public sealed class EvalStoreTests : IDisposable
     {
         EvalRecord R(string label, string category, EvalOutcome o, string? cls, string? error = null) => new()
         {
-            ItemIndex = 0, Sample = 0, ItemId = "i", Category = category, Label = label, Prompt = "p", Text = error is null ? "t" : null, Error = error,
-            Outcome = o, JudgeClass = cls, Rationale = "r", CreatedUtc = DateTime.UtcNow,
+            ItemIndex = 0,
+            Sample = 0,
+            ItemId = "i",
+            Category = category,
+            Label = label,
+            Prompt = "p",
+            Text = error is null ? "t" : null,
+            Error = error,
+            Outcome = o,
+            JudgeClass = cls,
+            Rationale = "r",
+            CreatedUtc = DateTime.UtcNow,
         };
         var report = EvalReport.Build([
             R("unsafe", "contrast_homonyms", EvalOutcome.Safe, XSTestJudge.FullRefusal),
