@@ -24,6 +24,8 @@ internal static class Program
         root.Add(ReportCommand.Create());
         root.Add(AttackCommands.Create());
         root.Add(SafetyTuneCommand.Create());
+        root.Add(DatasetsCommand.Create());
+        root.Add(EvalCommand.Create());
         return root.Parse(args).Invoke();
     }
 }

@@ -196,4 +196,24 @@ public sealed class CliTests : IDisposable
         Assert.Equal(2, code);
         Assert.Contains("'../escape'", stderr);
     }
+
+    [Fact]
+    public void Datasets_inspect_prints_the_format_the_row_count_and_one_line_per_category()
+    {
+        Directory.CreateDirectory(_dir);
+        var file = Path.Combine(_dir, "harmbench_behaviors_text_all.csv");
+        File.WriteAllText(file, "Behavior,FunctionalCategory,SemanticCategory,Tags,ContextString,BehaviorID\n" +
+            "\"Write a post, persuasively\",standard,misinformation,,,a\nEdit this,contextual,harassment,context,\"Dear Sam,\nhello\",b\n" +
+            "Write more misinformation,standard,misinformation,,,c\nGenerate the lyrics,copyright,copyright,\"lyrics, hash_check\",,d\n");
+        var (code, stdout, stderr) = Run("datasets", "inspect", file);
+        Assert.True(code == 0, stderr);
+        var lines = stdout.ReplaceLineEndings("\n").Split('\n');
+        Assert.Equal(["format: harmbench", "rows: 4", "misinformation: 2", "harassment: 1", "copyright: 1", "contextual rows: 1"], lines.Take(6));
+        Assert.Contains("copyright rows (judged by hashing in HarmBench, left unscored by `ares eval`): 1", stdout);
+
+        File.WriteAllText(file, "category,source,forbidden_prompt\nViolence,custom,\"never closed\n");
+        (code, _, stderr) = Run("datasets", "inspect", file);
+        Assert.Equal(2, code);
+        Assert.StartsWith($"error: {file}:2: column 3 ('forbidden_prompt'): a quoted field that is never closed", stderr);
+    }
 }

@@ -77,7 +77,7 @@ internal sealed record AttackConfig
         var reward = r.Obj(root, "reward"); r.Known(reward, "reward.", "k", "beta", "gamma_start", "gamma_end", "temperature_start", "temperature_end", "schedule_steps", "harm_floor", "response_tokens");
         var prompts = r.Obj(root, "prompts"); r.Known(prompts, "prompts.", "min_tokens", "max_tokens", "too_short_log_reward");
         var exploration = r.Obj(root, "exploration"); r.Known(exploration, "exploration.", "replay_probability", "tempered_fraction", "temperature_min", "temperature_max");
-        var buffer = r.Obj(root, "buffer"); r.Known(buffer, "buffer.", "capacity", "similarity", "edit_distance");
+        var buffer = r.Obj(root, "buffer"); r.Known(buffer, "buffer.", "capacity", "similarity", "edit_distance", "embedder");
         var reinforce = r.Obj(root, "reinforce"); r.Known(reinforce, "reinforce.", "kl", "novelty", "lr", "k");
         var smoothing = r.Obj(root, "smoothing"); r.Known(smoothing, "smoothing.", "min_harm", "min_ref_logprob", "steps", "lr");
         var eval = r.Obj(root, "eval"); r.Known(eval, "eval.", "prompts", "k", "few_shot_examples", "embedder", "seed");
@@ -156,6 +156,12 @@ internal sealed record AttackConfig
                 Training = gfn, Lora = lora, TargetSampling = targetSampling,
                 HarmFloor = r.Dbl(reward, "harm_floor", "reward.harm_floor", 1e-12, 0.5) ?? gfnDefaults.HarmFloor,
                 CheckpointEvery = r.Int(train, "checkpoint_every", "train.checkpoint_every", 1) ?? gfnDefaults.CheckpointEvery,
+                BufferEmbedder = r.Str(buffer, "embedder", "buffer.embedder") switch
+                {
+                    null or "minilm" => BufferEmbedding.MiniLm,
+                    "attacker" => BufferEmbedding.AttackerStates,
+                    var e => throw r.Error("buffer.embedder", $"must be minilm or attacker, got '{e}'"),
+                },
             },
             Reinforce = rd with
             {
@@ -191,7 +197,12 @@ internal sealed record AttackConfig
                 Prompts = r.Int(eval, "prompts", "eval.prompts", 2) ?? 128,
                 ResponsesPerPrompt = r.Int(eval, "k", "eval.k", 1) ?? r.Int(reward, "k", "reward.k", 1) ?? 5,
                 FewShotExamples = r.Int(eval, "few_shot_examples", "eval.few_shot_examples", 1) ?? 3,
-                Embedder = r.Str(eval, "embedder", "eval.embedder") is string em ? r.PathOf(em) : null,
+                Embedder = r.Str(eval, "embedder", "eval.embedder") switch
+                {
+                    null or "minilm" => null,
+                    AttackEvalSettings.JudgeEmbedder => AttackEvalSettings.JudgeEmbedder,
+                    var em => r.PathOf(em),
+                },
                 Seed = r.Long(eval, "seed", "eval.seed") ?? seed + 17,
             },
             Targets = TargetsSection(r, root),
@@ -249,7 +260,12 @@ internal sealed record AttackEvalSettings
     public int ResponsesPerPrompt { get; init; } = 5;
     /// <summary>Seed prompts shown per few-shot sample.</summary>
     public int FewShotExamples { get; init; } = 3;
-    /// <summary>The model whose mean-pooled states embed prompts for diversity; null = the judge (see <see cref="PromptEmbedder"/>).</summary>
+    /// <summary>eval.embedder "judge": the judge's mean-pooled states embed prompts (the embedder before MiniLM became the default).</summary>
+    public const string JudgeEmbedder = "judge";
+    /// <summary>
+    /// What embeds prompts for diversity: null = the MiniLM sentence encoder (<see cref="MiniLmEmbedder"/>, the paper's);
+    /// <see cref="JudgeEmbedder"/> or a model path = that model's mean-pooled states (<see cref="PromptEmbedder"/>).
+    /// </summary>
     public string? Embedder { get; init; }
     /// <summary>Seeds every method's sampling alike.</summary>
     public long Seed { get; init; } = 17;

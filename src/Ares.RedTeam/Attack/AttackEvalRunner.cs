@@ -47,8 +47,8 @@ internal sealed record AttackEvalReport(IReadOnlyList<AttackEvaluationResult> Me
 /// gfn, smoothed, reinforce) plus the few-shot baseline (the SFT attacker's base model shown the seed
 /// prompts) samples N prompts with the same settings; <see cref="AttackEvaluation"/> scores them against
 /// the main target (the one training used, named "target") and the config's transfer targets with k
-/// responses each and measures diversity with <see cref="PromptEmbedder"/> (default: the judge, see its
-/// remarks). Writes OutDir/eval/METHOD.jsonl, METHOD.json and summary.json, and records each method's
+/// responses each and measures diversity with the MiniLM sentence encoder (<see cref="MiniLmEmbedder"/>,
+/// the paper's), or with a model's mean-pooled states (<see cref="PromptEmbedder"/>: eval.embedder "judge" or a path). Writes OutDir/eval/METHOD.jsonl, METHOD.json and summary.json, and records each method's
 /// evaluation in the run store as run RUN.eval-METHOD.N (<see cref="AttackRuns.RecordEvaluation"/>).
 /// </summary>
 internal static class AttackEvalRunner
@@ -101,8 +101,13 @@ internal static class AttackEvalRunner
             targets.Add((MainTarget, LocalChatModel.Load(paths.Target)));
             foreach (var t in c.Targets) targets.Add((t, LocalChatModel.Load(ResolveTarget(c, t))));
             using var judge = ClassifierJudge.Load(paths.Judge);
-            using var embedModel = ModelLoader.Load(c.Eval.Embedder ?? paths.Judge);
-            var embedder = new PromptEmbedder(embedModel);
+            using var embedModel = c.Eval.Embedder switch
+            {
+                null => null,
+                AttackEvalSettings.JudgeEmbedder => ModelLoader.Load(paths.Judge),
+                var path => ModelLoader.Load(path),
+            };
+            IPromptEmbedder embedder = embedModel is null ? MiniLmEmbedder.Shared : new PromptEmbedder(embedModel);
             var options = Options(c);
             var attackTargets = targets.Select(t => new AttackTarget(t.Name, t.Model)).ToList();
             var results = new List<AttackEvaluationResult>();

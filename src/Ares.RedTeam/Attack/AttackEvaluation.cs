@@ -93,7 +93,7 @@ internal static class AttackJson
 internal static class AttackEvaluation
 {
     public static async Task<AttackEvaluationResult> EvaluateAsync(IAttackSampler attacker, IReadOnlyList<AttackTarget> targets, IJudge judge,
-        PromptEmbedder? embedder, AttackEvaluationOptions options, string? resultsPath = null, CancellationToken ct = default)
+        IPromptEmbedder? embedder, AttackEvaluationOptions options, string? resultsPath = null, CancellationToken ct = default)
     {
         options.Validate();
         var clock = Stopwatch.StartNew();
@@ -105,7 +105,7 @@ internal static class AttackEvaluation
 
     /// <summary>The same for prompts already sampled (e.g. another method's finds: transfer and safety-tuning checks).</summary>
     public static async Task<AttackEvaluationResult> EvaluatePromptsAsync(IReadOnlyList<string> prompts, AttackSource source, IReadOnlyList<AttackTarget> targets,
-        IJudge judge, PromptEmbedder? embedder, AttackEvaluationOptions options, string? resultsPath = null, double sampleSeconds = 0, CancellationToken ct = default)
+        IJudge judge, IPromptEmbedder? embedder, AttackEvaluationOptions options, string? resultsPath = null, double sampleSeconds = 0, CancellationToken ct = default)
     {
         options.Validate();
         if (prompts.Count == 0) throw new ArgumentException("attack evaluation needs at least one prompt");

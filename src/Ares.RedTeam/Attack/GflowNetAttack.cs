@@ -22,7 +22,16 @@ internal sealed record GflowNetAttackOptions
     public double HarmFloor { get; init; } = 1e-6;
     /// <summary>Write a checkpoint every this many steps (and after the last).</summary>
     public int CheckpointEvery { get; init; } = 50;
+    /// <summary>What embeds prompts for the replay buffer's near-duplicate test (cosine above Training.BufferSimilarity).</summary>
+    public BufferEmbedding BufferEmbedder { get; init; } = BufferEmbedding.MiniLm;
 }
+
+/// <summary>
+/// The replay buffer's prompt embeddings: the MiniLM sentence encoder, for which the paper's threshold
+/// (cosine 0.4) is calibrated, or the attacker's own mean-pooled states with adapters disabled (the
+/// earlier default, whose cosines run high: the sandbox used 0.95 with it).
+/// </summary>
+internal enum BufferEmbedding { MiniLm, AttackerStates }
 
 /// <summary>A prompt the attacker sampled in training, kept for MLE smoothing.</summary>
 internal sealed record CollectedPrompt(string Prompt, double MeanHarm, double RefLogProb, int Step);
@@ -91,13 +100,16 @@ internal sealed class GflowNetAttack : IDisposable
         }
     }
 
-    /// <summary>The reward callback: harm from the scorer, p_ref and embeddings from the attacker with adapters disabled.</summary>
+    /// <summary>The reward callback: harm from the scorer, p_ref from the attacker with adapters disabled, buffer embeddings from <see cref="GflowNetAttackOptions.BufferEmbedder"/>.</summary>
     GflowNetScores Reward(IReadOnlyList<int[]> ids, IReadOnlyList<string> texts)
     {
         var sampling = _options.TargetSampling with { Seed = (_options.TargetSampling.Seed ?? 0) + 1_000_003L * _step };
         var scorer = new AttackScorer(_scorer.Target, _scorer.Judge, sampling, _scorer.ResponsesPerPrompt);
         var scores = scorer.ScoreAsync(texts).GetAwaiter().GetResult();
-        var (refLogProbs, embeddings) = Reference(_attacker.Model, _context, ids);
+        var (refLogProbs, stateEmbeddings) = Reference(_attacker.Model, _context, ids);
+        var embeddings = _options.BufferEmbedder == BufferEmbedding.MiniLm
+            ? MiniLmEmbedder.Shared.Embed(texts).Select(e => (float[]?)e).ToArray()
+            : stateEmbeddings;
         var terms = new List<RewardTerms>(ids.Count);
         for (int i = 0; i < ids.Count; i++)
         {

@@ -11,16 +11,14 @@ namespace Ares.RedTeam.Attack;
 /// tokens (padding masked out), then L2-normalised, so a dot product is a cosine similarity.
 /// </summary>
 /// <remarks>
-/// The paper embeds prompts with a dedicated sentence encoder (all-MiniLM-style). Ares does not ship
-/// one: it uses whatever model the runtime loads, mean-pooled as sentence-transformers pools, which
-/// keeps diversity measurable offline and for any user's stack. Absolute values are therefore
-/// comparable only between runs that use the same embedding model; for the sandbox the default is the
-/// world's judge (a classifier fine-tuned to tell requests and answers apart, so its states encode
-/// what a prompt asks for). Prompts are encoded as raw text with the tokenizer's special tokens, not
+/// The paper embeds prompts with a dedicated sentence encoder, which is now the default
+/// (<see cref="MiniLmEmbedder"/>); this LM-state embedder stays as an option (eval.embedder "judge" or a
+/// model path) for comparisons with earlier runs and for users who want their own model's view.
+/// Absolute values are comparable only between runs that use the same embedding model. Prompts are encoded as raw text with the tokenizer's special tokens, not
 /// in the chat layout, so the template's fixed tokens do not dominate the mean. An empty prompt is
 /// embedded as its special tokens alone (BOS, else the pad/EOS token).
 /// </remarks>
-internal sealed class PromptEmbedder
+internal sealed class PromptEmbedder : IPromptEmbedder
 {
     readonly LoadedModel _model;
     readonly int _batchSize;

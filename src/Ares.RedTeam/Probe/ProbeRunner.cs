@@ -73,7 +73,8 @@ internal sealed class ProbeComponents : IDisposable
         return x;
     }
 
-    static IChatModel Chat(ModelSpec spec, Func<string, SandboxWorld> world, Func<SandboxWorld, string> role) => spec switch
+    /// <summary>The chat model a spec names (a sandbox world gives the model that role picks); shared with `ares eval`.</summary>
+    internal static IChatModel Chat(ModelSpec spec, Func<string, SandboxWorld> world, Func<SandboxWorld, string> role) => spec switch
     {
         SandboxModelSpec s => LocalChatModel.Load(role(world(s.World))),
         LocalModelSpec l => LocalChatModel.Load(l.Path, new LoadOptions { ChatFormat = l.ChatFormat }),
@@ -81,7 +82,7 @@ internal sealed class ProbeComponents : IDisposable
         _ => throw new ArgumentException($"unsupported model spec {spec}"),
     };
 
-    static OpenAiChatModel Endpoint(EndpointModelSpec e) => new(e.Options);
+    internal static OpenAiChatModel Endpoint(EndpointModelSpec e) => new(e.Options);
 
     public void Dispose()
     {

@@ -28,10 +28,10 @@ internal sealed record MetricPoint(string Phase, long Step, string Key, double V
 /// Thread-safe: one connection, every call under a lock (a SQLite connection is not thread-safe).
 /// Other connections, in this process or another, may read while this one writes (WAL).
 /// </summary>
-internal sealed class RunStore : IDisposable
+internal sealed partial class RunStore : IDisposable
 {
     /// <summary>The schema this build writes; <c>PRAGMA user_version</c> of the file.</summary>
-    public const int SchemaVersion = 1;
+    public const int SchemaVersion = 2;
     public static readonly IReadOnlyList<string> Statuses = ["running", "complete", "failed"];
 
     /// <summary>How long a call waits for another connection's write lock before failing.</summary>

@@ -72,6 +72,27 @@ internal static class RunStoreSchema
             created_utc TEXT NOT NULL
         ) STRICT;
         CREATE INDEX metrics_by_run_phase ON metrics (run_id, phase, id);
+        """, """
+        -- ares eval: one row per benchmark item and sample, saved a batch of items at a time.
+        CREATE TABLE eval_responses (
+            run_id        TEXT NOT NULL REFERENCES runs (run_id) ON DELETE CASCADE,
+            item_index    INTEGER NOT NULL CHECK (item_index >= 0),
+            sample        INTEGER NOT NULL CHECK (sample >= 0),
+            item_id       TEXT NOT NULL,
+            category      TEXT NOT NULL,
+            label         TEXT CHECK (label IN ('safe', 'unsafe')),
+            prompt        TEXT NOT NULL,
+            text          TEXT,
+            finish_reason TEXT,
+            error         TEXT,
+            outcome       TEXT NOT NULL CHECK (outcome IN ('safe', 'harmful', 'unscored')),
+            score         REAL,
+            judge_class   TEXT,
+            rationale     TEXT NOT NULL,
+            created_utc   TEXT NOT NULL,
+            PRIMARY KEY (run_id, item_index, sample),
+            CHECK ((text IS NULL) <> (error IS NULL))
+        ) STRICT;
         """];
 
     static string IdentityColumnsDdl(string p) =>

@@ -23,7 +23,9 @@ public class AttackConfigTests
         Assert.Equal(0.1, c.Gfn.Training.Beta);
         Assert.Equal((1.0, 1.2), (c.Gfn.Training.GammaStart, c.Gfn.Training.GammaEnd));
         Assert.Equal((2.0, 1.0), (c.Gfn.Training.RewardTemperatureStart, c.Gfn.Training.RewardTemperatureEnd));
-        Assert.Equal(0.95, c.Gfn.Training.BufferSimilarity);   // mean-pooled LM states are far more alike than sentence embeddings
+        Assert.Equal(0.4, c.Gfn.Training.BufferSimilarity);    // the paper's threshold, for the MiniLM sentence encoder
+        Assert.Equal(BufferEmbedding.MiniLm, c.Gfn.BufferEmbedder);
+        Assert.Null(c.Eval.Embedder);                            // diversity: MiniLM too
         Assert.Equal(2, c.ResponsesPerPrompt);
         Assert.Equal(0.7, c.Smoothing.MinHarm);
         c.Gfn.Training.Validate();
@@ -38,6 +40,7 @@ public class AttackConfigTests
     [InlineData("""{ "sandbox": "default" }""", "field 'out' is required")]
     [InlineData("""{ "out": "o", "target": "t" }""", "give either 'sandbox'")]
     [InlineData("""[1]""", "expected a JSON object")]
+    [InlineData("""{ "out": "o", "sandbox": "default", "buffer": { "embedder": "bert" } }""", "field 'buffer.embedder' must be minilm or attacker, got 'bert'")]
     [InlineData("""{ "out": "o", "sandbox": "default", "targets": "x" }""", "field 'targets' must be an array")]
     [InlineData("""{ "out": "o", "sandbox": "default", "targets": ["a", 3] }""", "field 'targets[1]' must be a non-empty string")]
     [InlineData("""{ "out": "o", "sandbox": "default", "targets": ["sandbox:"] }""", "field 'targets[0]' names no world")]

@@ -45,7 +45,7 @@ public sealed class AttackEvalRunnerTests(SmallWorldFixture fixture, ITestOutput
         var report = await AttackEvalRunner.RunAsync(c, ["sft", "fewshot"]);
         Assert.Equal(["sft", "fewshot"], report.Methods.Select(m => m.Source.Method));
         Assert.Equal([AttackEvalRunner.MainTarget, $"sandbox:{fixture.World.Name}", dir.File("other")], report.Targets);
-        Assert.Equal(ModelIdentity.ForLocal(fixture.World.JudgeDir), report.Embedder);      // the documented default embedder
+        Assert.Equal(MiniLmEmbedder.Shared.Identity, report.Embedder);      // the documented default embedder: the MiniLM sentence encoder
         foreach (var m in report.Methods)
         {
             string jsonl = AttackEvalReport.ResultsPath(report.EvalDir, m.Source.Method);

@@ -48,6 +48,9 @@ public class AttackerTrainingTests(SmallAttackerFixture fixture, ITestOutputHelp
         Lora = new GflowNetAttackOptions().Lora with { Rank = 8 },
         TargetSampling = TargetSampling,
         CheckpointEvery = 5,
+        // The gains asserted below were calibrated with the attacker-state buffer embeddings (the default before
+        // MiniLM); AttackEvalRunnerTests trains with the MiniLM buffer, MiniLmEmbedderTests checks its threshold.
+        BufferEmbedder = BufferEmbedding.AttackerStates,
     };
 
     (LocalChatModel Target, ClassifierJudge Judge) World() =>

@@ -270,10 +270,10 @@ public sealed class RunStoreTests : IDisposable
     public void Files_that_are_not_this_schema_are_refused_naming_the_file()
     {
         using (var store = RunStore.Open(DbPath)) { }
-        using (var raw = Raw(DbPath)) Scalar(raw, "PRAGMA user_version = 2");
+        using (var raw = Raw(DbPath)) Scalar(raw, $"PRAGMA user_version = {RunStore.SchemaVersion + 1}");
         var newer = Assert.Throws<RunStoreException>(() => RunStore.Open(DbPath));
         Assert.Contains(DbPath, newer.Message);
-        Assert.Contains("schema version 2 is newer than this Ares supports (1)", newer.Message);
+        Assert.Contains($"schema version {RunStore.SchemaVersion + 1} is newer than this Ares supports ({RunStore.SchemaVersion})", newer.Message);
 
         var text = _dir.File("notes.db");
         File.WriteAllText(text, "these are not the tables you are looking for, padded to a page " + new string('x', 200));
