@@ -39,11 +39,15 @@ internal abstract class CausalLM : nn.Module
     public IEnumerable<(string Name, Linear Layer)> Linears() =>
         named_modules().Where(m => m.module is Linear).Select(m => (m.name, (Linear)m.module));
 
-    /// <summary>Mask for attention: null when there is neither padding nor a cache (plain causal).</summary>
+    /// <summary>
+    /// Mask for attention, or null when none is needed: no padding and either nothing cached (plain
+    /// causal, SDPA's is_causal) or a single new token (it may see every cached key). Decode steps
+    /// therefore build no mask at all.
+    /// </summary>
     protected static Tensor? MaskFor(Tensor? keyValid, Tensor inputIds, KvCache? cache)
     {
-        if (keyValid is null && cache is null) return null;
         long t = inputIds.shape[1], b = inputIds.shape[0];
+        if (keyValid is null && (cache is null || cache.Length == 0 || t == 1)) return null;
         long s = (cache?.Length ?? 0) + t;
         using var valid = keyValid is null ? ones([b, s], ScalarType.Bool) : keyValid.alias();
         if (valid.shape[1] != s) throw new ArgumentException($"keyValid has {valid.shape[1]} positions, expected cached + new = {s}");
