@@ -57,9 +57,14 @@ internal static class BenchCommand
         var dtype = CommonOptions.DType();
         var threads = new Option<int?>("--threads") { Description = "libtorch intra-op threads (default: libtorch's choice)" };
         var json = new Option<bool>("--json") { Description = "One JSON object per line and shape instead of a table" };
+        var clock = new Option<string>("--clock")
+        {
+            Description = "wall (default) or cpu: rates over this thread's CPU time, for A/B runs on a shared machine (use with --threads 1)",
+            DefaultValueFactory = _ => "wall",
+        };
         var cmd = new Command("generate", "Prefill and generation tokens/s of a model (GGUF or HF directory), in llama-batched-bench's shapes")
         {
-            model, batch, prompt, newTokens, rounds, dtype, threads, json,
+            model, batch, prompt, newTokens, rounds, dtype, threads, json, clock,
         };
         cmd.SetAction(r => CliErrors.Run(() =>
         {
@@ -74,6 +79,12 @@ internal static class BenchCommand
             if (n < 1) throw new ArgumentException($"--new-tokens must be ≥ 1, got {n}");
             if (k < 1) throw new ArgumentException($"--rounds must be ≥ 1, got {k}");
             string dt = r.GetValue(dtype)!;
+            bool cpu = r.GetValue(clock) switch
+            {
+                "wall" => false,
+                "cpu" => true,
+                var other => throw new ArgumentException($"--clock '{other}' is not known: wall or cpu"),
+            };
             using var m = ModelLoader.Load(r.GetValue(model)!, CommonOptions.LoadOptions(dt));
             int context = m.Config.MaxSequenceLength;
             if (prompts.Max() + n + 1 > context)
@@ -81,7 +92,7 @@ internal static class BenchCommand
             bool asJson = r.GetValue(json);
             if (!asJson)
             {
-                Console.WriteLine($"model: {m.SourcePath} ({m.ParameterCount / 1e6:F1} M parameters, {dt}), threads {TorchSharp.torch.get_num_threads()}, {k} rounds");
+                Console.WriteLine($"model: {m.SourcePath} ({m.ParameterCount / 1e6:F1} M parameters, {dt}), threads {TorchSharp.torch.get_num_threads()}, {k} rounds, {(cpu ? "CPU" : "wall")} clock");
                 Console.WriteLine("| batch | prompt | new | prefill tok/s (median, min–max) | gen tok/s (median, min–max) |");
                 Console.WriteLine("|------:|-------:|----:|-------------------------------:|----------------------------:|");
             }
@@ -89,8 +100,8 @@ internal static class BenchCommand
             foreach (int p in prompts)
                 foreach (int b in batches)
                 {
-                    var res = GenerationBenchmark.Run(m.Model, new GenerationShape(b, p, n), k);
-                    Console.WriteLine(asJson ? Json(res, dt) : Row(res));
+                    var res = GenerationBenchmark.Run(m.Model, new GenerationShape(b, p, n), k, cpuClock: cpu);
+                    Console.WriteLine(asJson ? Json(res, dt, cpu) : Row(res));
                 }
             return 0;
         }));
@@ -128,7 +139,7 @@ internal static class BenchCommand
 
     static string Stats(RateStats s) => FormattableString.Invariant($"{s.Median:F0} ({s.Min:F0}–{s.Max:F0})");
 
-    static string Json(GenerationBenchResult r, string dtype) => new JsonObject
+    static string Json(GenerationBenchResult r, string dtype, bool cpuClock) => new JsonObject
     {
         ["batch"] = r.Shape.Batch,
         ["prompt_tokens"] = r.Shape.PromptTokens,
@@ -142,5 +153,6 @@ internal static class BenchCommand
         ["rounds"] = r.Rounds,
         ["dtype"] = dtype,
         ["threads"] = TorchSharp.torch.get_num_threads(),
+        ["clock"] = cpuClock ? "cpu" : "wall",
     }.ToJsonString();
 }

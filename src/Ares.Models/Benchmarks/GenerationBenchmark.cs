@@ -29,8 +29,13 @@ internal sealed record GenerationBenchResult(GenerationShape Shape, RateStats Pr
 /// </summary>
 internal static class GenerationBenchmark
 {
-    public static GenerationBenchResult Run(CausalLM model, GenerationShape shape, int rounds, int seed = 0)
+    /// <param name="cpuClock">
+    /// Rates over the calling thread's CPU time instead of wall-clock time: meaningful with one
+    /// libtorch thread, where it is the compute time whatever else holds the cores (a shared machine).
+    /// </param>
+    public static GenerationBenchResult Run(CausalLM model, GenerationShape shape, int rounds, int seed = 0, bool cpuClock = false)
     {
+        if (cpuClock && !ThreadCpuClock.IsSupported) throw new NotSupportedException("the CPU clock (--clock cpu) needs Linux's per-thread CPU time");
         if (shape.Batch < 1 || shape.PromptTokens < 1 || shape.NewTokens < 1 || rounds < 1)
             throw new ArgumentException($"batch, prompt tokens, new tokens and rounds must be ≥ 1, got {shape.Batch}, {shape.PromptTokens}, {shape.NewTokens}, {rounds}");
         if (!model.HasLmHead) throw new ArgumentException("a sequence-classification model cannot generate: bench generate needs an LM head");
@@ -47,8 +52,8 @@ internal static class GenerationBenchmark
         {
             generator.Generate(prompts, options);
             var t = generator.LastTimings!;
-            prefill.Add(t.PrefillTokens / t.PrefillSeconds);
-            gen.Add(t.DecodeTokens / t.DecodeSeconds);
+            prefill.Add(t.PrefillTokens / (cpuClock ? t.PrefillCpuSeconds : t.PrefillSeconds));
+            gen.Add(t.DecodeTokens / (cpuClock ? t.DecodeCpuSeconds : t.DecodeSeconds));
         }
         return new GenerationBenchResult(shape, RateStats.Of(prefill), RateStats.Of(gen), rounds);
     }

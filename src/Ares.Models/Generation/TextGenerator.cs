@@ -43,7 +43,10 @@ internal sealed record GenerationResult(string Text, int[] TokenIds, float[] Log
 /// <param name="PrefillSeconds">The prompt forward and the first token's sampling.</param>
 /// <param name="DecodeSeconds">Every later step: a one-token forward per active row, then sampling.</param>
 /// <param name="DecodeTokens">Tokens fed through decode forwards (active rows summed over steps).</param>
-internal sealed record GenerationTimings(int PrefillTokens, double PrefillSeconds, int DecodeSteps, int DecodeTokens, double DecodeSeconds);
+/// <param name="PrefillCpuSeconds">The calling thread's CPU time over the prefill (<see cref="ThreadCpuClock"/>; NaN off Linux).</param>
+/// <param name="DecodeCpuSeconds">The calling thread's CPU time over the decode steps.</param>
+internal sealed record GenerationTimings(int PrefillTokens, double PrefillSeconds, int DecodeSteps, int DecodeTokens, double DecodeSeconds,
+    double PrefillCpuSeconds = double.NaN, double DecodeCpuSeconds = double.NaN);
 
 /// <summary>
 /// Batched sampling with a KV cache over left-padded prompts. The prompt goes through the model
@@ -92,7 +95,7 @@ internal sealed class TextGenerator(CausalLM model, ITokenizer tokenizer)
         for (int r = 0; r < b; r++)
             for (int t = 0; t < prompts[r].Length; t++) idsHost[r * total + promptLen - prompts[r].Length + t] = prompts[r][t];
         var sw = System.Diagnostics.Stopwatch.StartNew();
-        double prefillSeconds = 0;
+        double cpuStart = ThreadCpuClock.Now(), prefillSeconds = 0, prefillCpu = double.NaN;
         int decodeSteps = 0, decodeTokens = 0;
 
         using var noGrad = no_grad();
@@ -163,7 +166,7 @@ internal sealed class TextGenerator(CausalLM model, ITokenizer tokenizer)
                         }
                         if (finish[r] is null) keep.Add(i);
                     }
-                    if (step == 0) prefillSeconds = sw.Elapsed.TotalSeconds;
+                    if (step == 0) (prefillSeconds, prefillCpu) = (sw.Elapsed.TotalSeconds, ThreadCpuClock.Now() - cpuStart);
                     else { decodeSteps++; decodeTokens += active; }
                     if (keep.Count == 0) break;
                     next?.Dispose();
@@ -182,7 +185,8 @@ internal sealed class TextGenerator(CausalLM model, ITokenizer tokenizer)
             finally { cache?.Dispose(); next?.Dispose(); }
         }
         finally { model.train(wasTraining); }
-        LastTimings = new GenerationTimings(b * promptLen, prefillSeconds, decodeSteps, decodeTokens, sw.Elapsed.TotalSeconds - prefillSeconds);
+        LastTimings = new GenerationTimings(b * promptLen, prefillSeconds, decodeSteps, decodeTokens, sw.Elapsed.TotalSeconds - prefillSeconds,
+            prefillCpu, ThreadCpuClock.Now() - cpuStart - prefillCpu);
 
         var results = new GenerationResult[b];
         for (int r = 0; r < b; r++)
