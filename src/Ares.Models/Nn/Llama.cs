@@ -124,13 +124,13 @@ internal sealed class LlamaForCausalLM : CausalLM
             RegisterComponents();
         }
 
-        /// <summary>Inference forward with <see cref="Rotary.HeadAngles"/> (B, T, 1, hd); one QKV GEMM when no adapter is active.</summary>
+        /// <summary>Inference forward with <see cref="Rotary.HeadAngles"/> (B, T, 1, hd); one QKV GEMM where <see cref="FusedProjection.CanFuse"/>.</summary>
         public Tensor Infer(Tensor x, Tensor cos, Tensor sin, Tensor? mask, KvCache? cache, int index)
         {
             using var scope = NewDisposeScope();
             long b = x.shape[0], t = x.shape[1];
             Tensor q, k, v;
-            if (_qkv.CanFuse)
+            if (_qkv.CanFuse(x))
             {
                 var heads = _qkv.Forward(x).view(b, t, _heads + 2 * _kvHeads, _headDim);   // (B, T, H + 2·H_kv, hd)
                 var qk = Rotary.RotateHeads(heads.narrow(2, 0, _heads + _kvHeads), cos, sin); // (B, T, H + H_kv, hd)
@@ -187,12 +187,12 @@ internal sealed class LlamaForCausalLM : CausalLM
             RegisterComponents();
         }
 
-        /// <summary>Inference forward: one gate/up GEMM when no adapter is active, the product formed in place.</summary>
+        /// <summary>Inference forward: one gate/up GEMM where <see cref="FusedProjection.CanFuse"/>, the product formed in place.</summary>
         public Tensor Infer(Tensor x)
         {
             using var scope = NewDisposeScope();
             Tensor gate, up;
-            if (_gateUp.CanFuse)
+            if (_gateUp.CanFuse(x))
             {
                 var gu = _gateUp.Forward(x);                                             // (B, T, 2·ff)
                 (gate, up) = (gu.narrow(-1, 0, _ff), gu.narrow(-1, _ff, _ff));            // (B, T, ff) each
