@@ -1,4 +1,5 @@
 using Ares.Core.Formats;
+using Ares.Models.Nn;
 using static TorchSharp.torch;
 
 namespace Ares.Models.Benchmarks;
@@ -54,7 +55,7 @@ internal static class BenchModelFile
         var generator = new Generator((ulong)seed);
         TensorToWrite Normal(string name, params long[] shape) => new(name, TensorDType.F32, shape, s =>
         {
-            using var t = normal(0, 0.02, shape, generator: generator);
+            using var t = randn(shape, generator: generator).TimesInPlace(0.02);   // normal(0, 0.02)
             s.Write(t.bytes);
         });
         TensorToWrite Ones(string name, long n) => new(name, TensorDType.F32, [n], s =>
