@@ -132,7 +132,7 @@ public sealed class CliTests : IDisposable
     [Fact]
     public void Every_command_explains_itself_with_help()
     {
-        foreach (var cmd in new[] { new[] { "--help" }, ["generate", "--help"], ["tokenize", "--help"], ["model", "info", "--help"], ["model", "export", "--help"], ["model", "quantize", "--help"], ["bench", "model", "--help"], ["sandbox", "build", "--help"] })
+        foreach (var cmd in new[] { new[] { "--help" }, ["generate", "--help"], ["tokenize", "--help"], ["model", "info", "--help"], ["model", "export", "--help"], ["model", "quantize", "--help"], ["bench", "model", "--help"], ["bench", "generate", "--help"], ["bench", "write-model", "--help"], ["sandbox", "build", "--help"] })
         {
             var (code, stdout, _) = Run(cmd);
             Assert.Equal(0, code);
@@ -147,6 +147,25 @@ public sealed class CliTests : IDisposable
         Assert.True(code == 0, stderr);
         foreach (var label in new[] { "training:", "MFU:", "machine peak", "generation, batch 1:", "generation, batch 16:" })
             Assert.Contains(label, stdout);
+    }
+
+    [Fact]
+    public void Bench_generate_prints_one_json_object_per_shape_with_median_rates()
+    {
+        var (code, stdout, stderr) = Run("bench", "generate", "--model", Stories, "--batch", "1,3", "--prompt-tokens", "4",
+            "--new-tokens", "3", "--rounds", "2", "--json", "--threads", "1", "--clock", "cpu");
+        Assert.True(code == 0, stderr);
+        var rows = stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => System.Text.Json.Nodes.JsonNode.Parse(l)!).ToList();
+        Assert.Equal([1, 3], rows.Select(r => (int)r["batch"]!));
+        foreach (var r in rows)
+        {
+            Assert.Equal((4, 3, "cpu"), ((int)r["prompt_tokens"]!, (int)r["new_tokens"]!, (string)r["clock"]!));
+            Assert.True((double)r["prefill_tok_s"]! > 0 && (double)r["gen_tok_s"]! > 0, r.ToJsonString());
+            Assert.InRange((double)r["gen_tok_s"]!, (double)r["gen_tok_s_min"]!, (double)r["gen_tok_s_max"]!);
+        }
+        var bad = Run("bench", "generate", "--model", Stories, "--batch", "1,x");
+        Assert.Equal(2, bad.Code);
+        Assert.Contains("error: --batch '1,x': 'x' is not a positive integer", bad.Err);
     }
 
     [Fact]

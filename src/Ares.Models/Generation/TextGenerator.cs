@@ -39,9 +39,27 @@ internal sealed record GenerationOptions
 /// </summary>
 internal sealed record GenerationResult(string Text, int[] TokenIds, float[] LogProbs, string FinishReason);
 
-/// <summary>Batched sampling with a KV cache over left-padded prompts.</summary>
+/// <summary>Wall-clock split of one <see cref="TextGenerator.Generate(IReadOnlyList{int[]}, GenerationOptions)"/> call.</summary>
+/// <param name="PrefillSeconds">The prompt forward and the first token's sampling.</param>
+/// <param name="DecodeSeconds">Every later step: a one-token forward per active row, then sampling.</param>
+/// <param name="DecodeTokens">Tokens fed through decode forwards (active rows summed over steps).</param>
+/// <param name="PrefillCpuSeconds">The calling thread's CPU time over the prefill (<see cref="ThreadCpuClock"/>; NaN off Linux).</param>
+/// <param name="DecodeCpuSeconds">The calling thread's CPU time over the decode steps.</param>
+internal sealed record GenerationTimings(int PrefillTokens, double PrefillSeconds, int DecodeSteps, int DecodeTokens, double DecodeSeconds,
+    double PrefillCpuSeconds = double.NaN, double DecodeCpuSeconds = double.NaN);
+
+/// <summary>
+/// Batched sampling with a KV cache over left-padded prompts. The prompt goes through the model
+/// once (prefill); each later step feeds only the token just sampled, one per active row. Rows that
+/// finish are dropped from the batch (the cache is compacted) once a quarter of it has finished, so
+/// long tails do not pay for stopped rows. Sampling stays over the original batch so a seed draws
+/// the same random numbers whichever rows are still running.
+/// </summary>
 internal sealed class TextGenerator(CausalLM model, ITokenizer tokenizer)
 {
+    /// <summary>Timings of the last Generate call (what `ares bench generate` reports).</summary>
+    public GenerationTimings? LastTimings { get; private set; }
+
     /// <summary>Encodes each prompt (with the tokenizer's special tokens, e.g. BOS) and generates.</summary>
     public IReadOnlyList<GenerationResult> Generate(IReadOnlyList<string> prompts, GenerationOptions options) =>
         Generate(prompts.Select(p => PromptIds(p)).ToList(), options);
@@ -71,65 +89,104 @@ internal sealed class TextGenerator(CausalLM model, ITokenizer tokenizer)
         var outLogp = Enumerable.Range(0, b).Select(_ => new List<float>()).ToArray();
         var finish = new string?[b];
         var texts = new string?[b];
+        bool padded = prompts.Any(p => p.Length != promptLen);
+        // Host copy of every row's tokens, left-padded: the uncached reference path re-feeds it whole.
+        var idsHost = new long[b * total];
+        for (int r = 0; r < b; r++)
+            for (int t = 0; t < prompts[r].Length; t++) idsHost[r * total + promptLen - prompts[r].Length + t] = prompts[r][t];
+        var sw = System.Diagnostics.Stopwatch.StartNew();
+        double cpuStart = ThreadCpuClock.Now(), prefillSeconds = 0, prefillCpu = double.NaN;
+        int decodeSteps = 0, decodeTokens = 0;
 
         using var noGrad = no_grad();
-        using var outer = NewDisposeScope(); // every tensor of this call, including the growing sequence
+        using var outer = NewDisposeScope(); // every tensor of this call
         bool wasTraining = model.training;
         model.eval();
         try
         {
-            // Left-pad so every row's last prompt token sits at column promptLen − 1.
-            var idsHost = new long[b * promptLen];
-            var validHost = new bool[b * total];
-            for (int r = 0; r < b; r++)
+            // rows[i] = the original row that batch row i holds (rows are dropped as they finish).
+            var rows = Enumerable.Range(0, b).ToArray();
+            Tensor? valid = null, allPositions = null;                                   // (B, total), only with padding
+            if (padded)
             {
-                int pad = promptLen - prompts[r].Length;
-                for (int t = 0; t < prompts[r].Length; t++) idsHost[r * promptLen + pad + t] = prompts[r][t];
-                for (int t = pad; t < total; t++) validHost[r * total + t] = true;
+                var validHost = new bool[b * total];
+                for (int r = 0; r < b; r++)
+                    for (int t = promptLen - prompts[r].Length; t < total; t++) validHost[r * total + t] = true;
+                valid = tensor(validHost).reshape(b, total);
+                allPositions = valid.to_type(ScalarType.Int64).cumsum(1).Minus(1L).ClampMin(0L);
             }
-            var valid = tensor(validHost).reshape(b, total);                            // (B, total)
-            var allPositions = valid.to_type(ScalarType.Int64).cumsum(1).Minus(1L).ClampMin(0L); // (B, total)
-            var sequence = tensor(idsHost).reshape(b, promptLen);                       // (B, T) grows
-            using var cache = o.UseKvCache ? model.NewCache(b, total) : null;
-            int fed = 0; // columns already in the cache
+            var cache = o.UseKvCache ? model.NewCache(b, total) : null;
+            var sampleLogits = o.Temperature == 0 ? null : empty(b, model.Config.VocabSize);  // (B, V): sampling sees every original row
+            var next = (Tensor?)null;                                                     // (B_active) ids sampled last
             try
             {
-                for (int step = 0; step < o.MaxNewTokens && finish.Any(f => f is null); step++)
+                for (int step = 0; step < o.MaxNewTokens; step++)
                 {
                     using var scope = NewDisposeScope();
-                    int len = (int)sequence.shape[1];
-                    int from = cache is null ? 0 : fed;
-                    var input = sequence.narrow(1, from, len - from);                    // (B, T_new)
-                    var pos = allPositions.narrow(1, from, len - from);
-                    var keyValid = valid.narrow(1, 0, len);                              // (B, S)
-                    var hidden = model.Hidden(input, pos, keyValid, cache);              // (B, T_new, d)
-                    fed = len;
-                    var logits = model.LmLogits(hidden.narrow(1, hidden.shape[1] - 1, 1)).squeeze(1).to_type(ScalarType.Float32); // (B, V)
-                    var next = Sample(logits, o, generator);                             // (B)
-                    var logp = logits.log_softmax(-1).gather(1, next.unsqueeze(1)).squeeze(1); // (B)
-                    var nextHost = next.data<long>().ToArray();
-                    var logpHost = logp.data<float>().ToArray();
-                    for (int r = 0; r < b; r++)
+                    int len = promptLen + step;                                           // columns known so far
+                    int from = cache is null || step == 0 ? 0 : len - 1;
+                    int active = rows.Length;
+                    Tensor input, pos;
+                    if (from > 0) input = next!.unsqueeze(1);                             // (B, 1)
+                    else
                     {
-                        if (finish[r] is not null) continue;
-                        int id = (int)nextHost[r];
-                        outIds[r].Add(id); outLogp[r].Add(logpHost[r]);
-                        if (stopIds.Contains(id)) { finish[r] = "stop"; continue; }
-                        if (o.StopStrings.Count > 0)
+                        var host = new long[active * len];
+                        for (int i = 0; i < active; i++) Array.Copy(idsHost, rows[i] * total, host, i * len, len);
+                        input = tensor(host).reshape(active, len);                        // (B, T)
+                    }
+                    if (allPositions is not null) pos = allPositions.narrow(1, from, len - from);
+                    else pos = from == 0 ? ScalarOps.Arange(len).unsqueeze(0).expand(active, len)
+                        : ScalarOps.Arange(from, len).unsqueeze(0).expand(active, 1);     // (B, T_new)
+                    var keyValid = valid?.narrow(1, 0, len);                              // (B, S)
+                    var hidden = model.Hidden(input, pos, keyValid, cache);               // (B, T_new, d)
+                    var logits = model.LmLogits(hidden.narrow(1, hidden.shape[1] - 1, 1)).squeeze(1).to_type(ScalarType.Float32); // (B, V)
+                    Tensor sampled;                                                       // (B)
+                    if (sampleLogits is null) sampled = logits.argmax(-1);
+                    else
+                    {
+                        var all = active == b ? logits : sampleLogits.index_copy_(0, tensor(rows.Select(x => (long)x).ToArray()), logits);
+                        sampled = Sample(all, o, generator);
+                        if (active < b) sampled = sampled.index_select(0, tensor(rows.Select(x => (long)x).ToArray()));
+                    }
+                    var logp = logits.log_softmax(-1).gather(1, sampled.unsqueeze(1)).squeeze(1); // (B)
+                    var nextHost = sampled.data<long>().ToArray();
+                    var logpHost = logp.data<float>().ToArray();
+                    var keep = new List<int>(active);
+                    for (int i = 0; i < active; i++)
+                    {
+                        int r = rows[i], id = (int)nextHost[i];
+                        idsHost[r * total + len] = id;
+                        outIds[r].Add(id); outLogp[r].Add(logpHost[i]);
+                        if (stopIds.Contains(id)) finish[r] = "stop";
+                        else if (o.StopStrings.Count > 0)
                         {
                             string text = tokenizer.Decode(outIds[r]);
-                            int cut = o.StopStrings.Select(s => text.IndexOf(s, StringComparison.Ordinal)).Where(i => i >= 0).DefaultIfEmpty(-1).Min();
+                            int cut = o.StopStrings.Select(s => text.IndexOf(s, StringComparison.Ordinal)).Where(x => x >= 0).DefaultIfEmpty(-1).Min();
                             if (cut >= 0) { finish[r] = "stop_string"; texts[r] = text[..cut]; }
                         }
+                        if (finish[r] is null) keep.Add(i);
                     }
-                    var grown = cat([sequence, next.unsqueeze(1)], 1);                   // (B, T + 1)
-                    sequence.Dispose();
-                    sequence = grown.MoveToOuterDisposeScope();
+                    if (step == 0) (prefillSeconds, prefillCpu) = (sw.Elapsed.TotalSeconds, ThreadCpuClock.Now() - cpuStart);
+                    else { decodeSteps++; decodeTokens += active; }
+                    if (keep.Count == 0) break;
+                    next?.Dispose();
+                    // Drop finished rows once a quarter of the batch has finished (a compaction copies the cache).
+                    if (keep.Count * 4 <= active * 3)
+                    {
+                        using var idx = tensor(keep.Select(i => (long)i).ToArray());
+                        cache?.Keep(idx);
+                        if (valid is not null) { valid = Compact(valid, idx); allPositions = Compact(allPositions!, idx); }
+                        rows = keep.Select(i => rows[i]).ToArray();
+                        next = sampled.index_select(0, idx).MoveToOuterDisposeScope();
+                    }
+                    else next = sampled.MoveToOuterDisposeScope();
                 }
             }
-            finally { sequence.Dispose(); }
+            finally { cache?.Dispose(); next?.Dispose(); }
         }
         finally { model.train(wasTraining); }
+        LastTimings = new GenerationTimings(b * promptLen, prefillSeconds, decodeSteps, decodeTokens, sw.Elapsed.TotalSeconds - prefillSeconds,
+            prefillCpu, ThreadCpuClock.Now() - cpuStart - prefillCpu);
 
         var results = new GenerationResult[b];
         for (int r = 0; r < b; r++)
@@ -140,6 +197,14 @@ internal sealed class TextGenerator(CausalLM model, ITokenizer tokenizer)
             results[r] = new GenerationResult(text, ids.ToArray(), outLogp[r].ToArray(), reason);
         }
         return results;
+    }
+
+    /// <summary>Rows <paramref name="keep"/> of <paramref name="t"/>, owned by the caller's outer scope; the old tensor is disposed.</summary>
+    static Tensor Compact(Tensor t, Tensor keep)
+    {
+        var kept = t.index_select(0, keep).MoveToOuterDisposeScope();
+        t.Dispose();
+        return kept;
     }
 
     /// <summary>Picks the next token per row from fp32 logits (B, V): greedy at T = 0, else temperature, top-k, top-p.</summary>

@@ -11,7 +11,7 @@ internal sealed class KvCache : IDisposable
     readonly Tensor[] _k, _v;
     public int Length { get; private set; }
     public int Capacity { get; }
-    public int Batch { get; }
+    public int Batch { get; private set; }
 
     public KvCache(int layers, int batch, int kvHeads, int headDim, int capacity, ScalarType dtype, Device? device = null)
     {
@@ -19,9 +19,21 @@ internal sealed class KvCache : IDisposable
         _k = new Tensor[layers]; _v = new Tensor[layers];
         for (int i = 0; i < layers; i++)
         {
-            _k[i] = zeros([batch, kvHeads, capacity, headDim], dtype, device);   // (B, n_kv, C, hd)
-            _v[i] = zeros([batch, kvHeads, capacity, headDim], dtype, device);
+            _k[i] = empty([batch, kvHeads, capacity, headDim], dtype, device).DetachFromDisposeScope(); // (B, n_kv, C, hd)
+            _v[i] = empty([batch, kvHeads, capacity, headDim], dtype, device).DetachFromDisposeScope();
         }
+    }
+
+    /// <summary>Keeps only batch rows <paramref name="rows"/> (int64, in order): generation drops rows that finished.</summary>
+    public void Keep(Tensor rows)
+    {
+        for (int i = 0; i < _k.Length; i++)
+        {
+            var (k, v) = (_k[i].index_select(0, rows).DetachFromDisposeScope(), _v[i].index_select(0, rows).DetachFromDisposeScope());
+            _k[i].Dispose(); _v[i].Dispose();
+            (_k[i], _v[i]) = (k, v);
+        }
+        Batch = (int)rows.shape[0];
     }
 
     /// <summary>Writes this step's k/v (B, n_kv, T, hd) for <paramref name="layer"/> and returns views of everything cached so far.</summary>
@@ -83,6 +95,35 @@ internal sealed class Rotary : IDisposable
         var angles = positions.to_type(ScalarType.Float32).unsqueeze(-1) * _invFreq; // (B, T, hd/2)
         angles = angles.unsqueeze(1);                                               // (B, 1, T, hd/2)
         return (angles.cos().MoveToOuterDisposeScope(), angles.sin().MoveToOuterDisposeScope());
+    }
+
+    /// <summary>
+    /// cos and sign-folded sin for <see cref="RotateHeads"/>, each (B, T, 1, hd) in fp32: cos = [c, c],
+    /// sin = [−s, s], so a rotation is x·cos + swap_halves(x)·sin. Computed once per forward, shared by all layers.
+    /// </summary>
+    public (Tensor Cos, Tensor Sin) HeadAngles(Tensor positions)
+    {
+        using var scope = NewDisposeScope();
+        var angles = positions.to_type(ScalarType.Float32).unsqueeze(-1) * _invFreq; // (B, T, hd/2)
+        var cos = angles.cos();
+        var sin = angles.sin();
+        var c = cat([cos, cos], -1).unsqueeze(2);                                   // (B, T, 1, hd)
+        var s = cat([sin.neg(), sin], -1).unsqueeze(2);
+        return (c.MoveToOuterDisposeScope(), s.MoveToOuterDisposeScope());
+    }
+
+    /// <summary>
+    /// Rotates heads laid out (B, T, H, hd), as they come out of a projection (no transpose first),
+    /// with <see cref="HeadAngles"/>; one pass serves Q and K side by side. Same math as <see cref="Apply"/>.
+    /// </summary>
+    public static Tensor RotateHeads(Tensor x, Tensor cos, Tensor sin)
+    {
+        using var scope = NewDisposeScope();
+        long hd = x.shape[^1];
+        var xf = x.dtype == ScalarType.Float32 ? x : x.to_type(ScalarType.Float32);
+        var swapped = xf.view([.. xf.shape[..^1], 2, hd / 2]).flip(-2).view(xf.shape); // (B, T, H, hd): [x2, x1]
+        var rotated = xf.mul(cos).PlusInPlace(swapped.mul_(sin));                    // (B, T, H, hd)
+        return (rotated.dtype == x.dtype ? rotated : rotated.to_type(x.dtype)).MoveToOuterDisposeScope();
     }
 
     /// <summary>Rotates x (B, H, T, hd): pairs (x[i], x[i + hd/2]).</summary>

@@ -40,14 +40,16 @@ internal abstract class CausalLM : nn.Module
         named_modules().Where(m => m.module is Linear).Select(m => (m.name, (Linear)m.module));
 
     /// <summary>
-    /// Mask for attention: null when there is neither padding nor a cache and no key falls outside
-    /// the <paramref name="window"/> (plain causal).
+    /// Mask for attention, or null when none is needed: no padding, no key outside the
+    /// <paramref name="window"/>, and either nothing cached (plain causal, SDPA's is_causal) or a single
+    /// new token (it may see every cached key). Unpadded decode steps within the window build no mask.
     /// </summary>
     protected static Tensor? MaskFor(Tensor? keyValid, Tensor inputIds, KvCache? cache, int? window = null)
     {
         long t = inputIds.shape[1], b = inputIds.shape[0];
         long s = (cache?.Length ?? 0) + t;
-        if (keyValid is null && cache is null && (window is null || s <= window)) return null;
+        bool windowBites = window is int w0 && s > w0;
+        if (keyValid is null && !windowBites && (cache is null || cache.Length == 0 || t == 1)) return null;
         using var valid = keyValid is null ? ones([b, s], ScalarType.Bool) : keyValid.alias();
         if (valid.shape[1] != s) throw new ArgumentException($"keyValid has {valid.shape[1]} positions, expected cached + new = {s}");
         return AttentionMath.Mask(valid, (int)t, window is int w && s > w ? w : null);
