@@ -116,7 +116,7 @@ internal sealed class TextGenerator(CausalLM model, ITokenizer tokenizer)
                 allPositions = valid.to_type(ScalarType.Int64).cumsum(1).Minus(1L).ClampMin(0L);
             }
             var cache = o.UseKvCache ? model.NewCache(b, total) : null;
-            var sampleLogits = o.Temperature == 0 ? null : empty(b, model.Config.VocabSize);  // (B, V): sampling sees every original row
+            var sampleLogits = o.Temperature == 0 ? null : zeros(b, model.Config.VocabSize);  // (B, V): sampling sees every original row; finished rows stay finite (zeros, never read back)
             var next = (Tensor?)null;                                                     // (B_active) ids sampled last
             try
             {
