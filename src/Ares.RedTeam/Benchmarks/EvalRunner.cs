@@ -30,13 +30,7 @@ internal static class EvalRunner
 
         Directory.CreateDirectory(Path.GetDirectoryName(config.StorePath)!);
         using var store = RunStore.Open(config.StorePath);
-        var existing = store.GetRun(config.RunId);
-        if (existing is not null && !resume)
-            throw new InvalidOperationException($"{config.StorePath}: run '{config.RunId}' already exists ({existing.Status}); pass --resume to continue it, or set a new \"run\" in {config.Source}");
-        if (existing is null && resume)
-            throw new InvalidOperationException($"{config.StorePath}: no run '{config.RunId}' to resume (runs in the store: {(store.ListRuns() is { Count: > 0 } runs ? string.Join(", ", runs.Select(r => r.RunId)) : "none")})");
-        if (existing is not null && existing.ConfigJson != config.NormalisedJson)
-            throw new InvalidOperationException($"{config.Source} has changed since run '{config.RunId}' started; resume with the original config or start a new run");
+        var existing = store.RunToContinue(config.StorePath, config.RunId, resume, config.Source, config.NormalisedJson);
         if (existing is not null && existing.CatalogVersion != benchmarkVersion)
             throw new InvalidOperationException($"{config.BenchmarkPath} has changed since run '{config.RunId}' started ({existing.CatalogVersion} → {benchmarkVersion}); start a new run");
 

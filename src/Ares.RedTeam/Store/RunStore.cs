@@ -154,6 +154,23 @@ internal sealed partial class RunStore : IDisposable
     }
 
     /// <summary>All runs, oldest first (creation time, then insertion order): the last is the most recent.</summary>
+    /// <summary>
+    /// The stored run to continue, or null for a new one; refuses a run that exists without
+    /// <paramref name="resume"/>, a resume of a run that does not exist, and a resume whose config
+    /// (<paramref name="normalisedConfig"/>, read from <paramref name="configSource"/>) has changed.
+    /// </summary>
+    public RunInfo? RunToContinue(string storePath, string runId, bool resume, string configSource, string normalisedConfig)
+    {
+        var existing = GetRun(runId);
+        if (existing is not null && !resume)
+            throw new InvalidOperationException($"{storePath}: run '{runId}' already exists ({existing.Status}); pass --resume to continue it, or set a new \"run\" in {configSource}");
+        if (existing is null && resume)
+            throw new InvalidOperationException($"{storePath}: no run '{runId}' to resume (runs in the store: {(ListRuns() is { Count: > 0 } runs ? string.Join(", ", runs.Select(r => r.RunId)) : "none")})");
+        if (existing is not null && existing.ConfigJson != normalisedConfig)
+            throw new InvalidOperationException($"{configSource} has changed since run '{runId}' started; resume with the original config or start a new run");
+        return existing;
+    }
+
     public IReadOnlyList<RunInfo> ListRuns()
     {
         lock (_gate)
