@@ -40,6 +40,8 @@ internal sealed record ProbeCase
 internal sealed record RunInfo
 {
     public required string RunId { get; init; }
+    /// <summary>"discovery" or "eval" (<see cref="Store.RunStore.DiscoveryKind"/>, a stored column); attack runs are <see cref="Store.AttackRunRecord"/>s.</summary>
+    public string Kind { get; init; } = Store.RunStore.DiscoveryKind;
     /// <summary>The probe config as given (JSON), so a run can be resumed and reproduced.</summary>
     public required string ConfigJson { get; init; }
     public required long Seed { get; init; }
