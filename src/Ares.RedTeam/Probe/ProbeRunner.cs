@@ -44,7 +44,7 @@ internal sealed class ProbeComponents : IDisposable
                 EndpointModelSpec e => (IRewardModel)new EndpointRewardModel(new ScoringEndpoint(e.Options, e.Api!.Value)),
                 _ => throw new ArgumentException($"{config.Source}: unsupported reward_model {config.RewardModel}"),
             });
-            IJudge judge = Keep(built, CreateJudge(config.Judge, World, config.Source));
+            IJudge judge = Keep(built, CreateJudge(config, World));
             ISafetyMentor mentor = config.Mentor.IsTemplate
                 ? new TemplateMentor(catalog)
                 : new LlmMentor(Chat(config.Mentor.Llm!, World, s => s.PolicyDir), catalog, new LlmMentorOptions { MaxAttempts = config.Mentor.MaxAttempts }, ownsModel: true);
@@ -57,6 +57,10 @@ internal sealed class ProbeComponents : IDisposable
             throw;
         }
     }
+
+    /// <summary>The judge a probe config names; shared with repair's checkpoint selection.</summary>
+    /// <summary>The probe config's judge (checkpoint selection in repair uses the same one).</summary>
+    internal static IJudge CreateJudge(ProbeConfig config, Func<string, SandboxWorld> world) => CreateJudge(config.Judge, world, config.Source);
 
     static T Keep<T>(List<IDisposable> built, T x) where T : IDisposable
     {
