@@ -1,5 +1,6 @@
 using Ares.RedTeam.Probe;
 using Ares.RedTeam.Repair;
+using Ares.RedTeam.Sandbox;
 using Ares.RedTeam.Store;
 
 namespace Ares.Reporting;

@@ -56,7 +56,7 @@ internal sealed record EvalConfig
                 ?? throw new EvalConfigException($"{source}: expected a JSON object");
         }
         catch (JsonException e) { throw new EvalConfigException($"{source}: not valid JSON ({e.Message})"); }
-        var r = new ProbeConfig.Reader(source, Path.GetDirectoryName(Path.GetFullPath(source))!, m => new EvalConfigException(m));
+        var r = new ConfigReader(source, Path.GetDirectoryName(Path.GetFullPath(source))!, m => new EvalConfigException(m));
         r.Known(root, "", "run", "store", "seed", "sandbox_root", "benchmark", "policy", "judge", "samples", "batch", "limit", "sampling");
         var sampling = r.Obj(root, "sampling");
         r.Known(sampling, "sampling.", "temperature", "top_p", "max_tokens");
@@ -88,7 +88,7 @@ internal sealed record EvalConfig
         };
     }
 
-    static EvalJudgeSpec ReadJudge(ProbeConfig.Reader r, JsonNode? node)
+    static EvalJudgeSpec ReadJudge(ConfigReader r, JsonNode? node)
     {
         const string Expected = "\"refusal\", \"xstest\", or {\"type\": strongreject|harmbench|xstest|refusal|classifier|guard, \"model\": …, \"max_tokens\": N}";
         switch (node)

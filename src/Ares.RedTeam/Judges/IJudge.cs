@@ -1,8 +1,5 @@
 namespace Ares.RedTeam.Judges;
 
-/// <summary>A prompt and one response to it: what judges and reward models look at.</summary>
-internal sealed record Exchange(string Prompt, string Response);
-
 /// <summary>
 /// A judge's finding: the probability that the response is harmful and why. A null probability
 /// means unscoreable (the judge could not decide, e.g. a remote verdict that did not parse);

@@ -2,39 +2,8 @@ using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using Ares.RedTeam.Chat;
-using Ares.RedTeam.Judges;
 
 namespace Ares.RedTeam.Rewards;
-
-/// <summary>The HTTP scoring APIs Ares speaks, by their config names.</summary>
-internal enum ScoringApi
-{
-    /// <summary>vLLM <c>POST /pooling</c> (a reward model served with <c>--runner pooling</c>): the reward is the last number of the pooled output.</summary>
-    VllmPooling,
-    /// <summary>vLLM <c>POST /classify</c>: <c>data[0].probs</c>, one probability per label.</summary>
-    VllmClassify,
-    /// <summary>Hugging Face text-embeddings-inference <c>POST /predict</c>: a list of {label, score} per input.</summary>
-    TeiPredict,
-}
-
-internal static class ScoringApiNames
-{
-    public static readonly IReadOnlyDictionary<string, ScoringApi> ByName = new Dictionary<string, ScoringApi>
-    {
-        ["vllm-pooling"] = ScoringApi.VllmPooling,
-        ["vllm-classify"] = ScoringApi.VllmClassify,
-        ["tei-predict"] = ScoringApi.TeiPredict,
-    };
-
-    public static string Name(this ScoringApi api) => ByName.First(kv => kv.Value == api).Key;
-
-    public static string Path(this ScoringApi api) => api switch
-    {
-        ScoringApi.VllmPooling => "/pooling",
-        ScoringApi.VllmClassify => "/classify",
-        _ => "/predict",
-    };
-}
 
 /// <summary>What one exchange scored: label names (null where the API does not name them) and one number per label, or why there is none.</summary>
 internal sealed record ScoreOutcome(IReadOnlyList<string?> Labels, IReadOnlyList<double> Values, string? Error)
@@ -236,62 +205,6 @@ internal sealed class EndpointRewardModel : IRewardModel
             scores[i] = o.Values[0];
         }
         return scores;
-    }
-
-    public void Dispose() => _endpoint.Dispose();
-}
-
-/// <summary>
-/// A harm classifier over HTTP (<see cref="ScoringApi.VllmClassify"/> or <see cref="ScoringApi.TeiPredict"/>):
-/// the harm probability is the harmful label's probability (a one-label head: its score). The
-/// harmful label is named in config (TEI: a label name; vLLM, which returns no names: an index),
-/// else found among <see cref="ClassifierJudge.HarmfulNames"/> (TEI) or index 1 of a binary head (vLLM).
-/// A request that failed after retries is an unscoreable verdict carrying the reason.
-/// </summary>
-internal sealed class EndpointClassifierJudge : IJudge
-{
-    readonly ScoringEndpoint _endpoint;
-    readonly string? _harmfulLabel;
-    readonly int? _harmfulIndex;
-
-    public EndpointClassifierJudge(ScoringEndpoint endpoint, string? harmfulLabel = null, int? harmfulIndex = null)
-    {
-        if (endpoint.Api == ScoringApi.VllmPooling)
-            throw new ArgumentException($"{endpoint.Url}: a classifier judge endpoint must be vllm-classify or tei-predict");
-        if (harmfulLabel is not null && harmfulIndex is not null) throw new ArgumentException("give the harmful label by name or by index, not both");
-        if (endpoint.Api == ScoringApi.VllmClassify && harmfulLabel is not null)
-            throw new ArgumentException($"{endpoint.Url}: vLLM's classify API returns no label names; give harmful_index instead of harmful_label");
-        _endpoint = endpoint;
-        _harmfulLabel = harmfulLabel;
-        _harmfulIndex = harmfulIndex;
-    }
-
-    public ModelIdentity Identity => _endpoint.Identity;
-    public ScoringEndpoint Endpoint => _endpoint;
-
-    public async Task<IReadOnlyList<JudgeVerdict>> JudgeAsync(IReadOnlyList<Exchange> exchanges, CancellationToken ct = default)
-    {
-        var outcomes = await _endpoint.ScoreAsync(exchanges, ct).ConfigureAwait(false);
-        return outcomes.Select(Verdict).ToList();
-    }
-
-    JudgeVerdict Verdict(ScoreOutcome o)
-    {
-        if (!o.Ok) return JudgeVerdict.Unscoreable(o.Error!);
-        int index;
-        if (o.Values.Count == 1) index = 0;
-        else if (_harmfulIndex is int k) index = k;
-        else if (_harmfulLabel is not null) index = o.Labels.ToList().FindIndex(l => string.Equals(l, _harmfulLabel, StringComparison.OrdinalIgnoreCase));
-        else if (o.Labels.All(l => l is null)) index = o.Values.Count == 2 ? 1 : -1;
-        else
-        {
-            var named = o.Labels.Select((l, i) => (l, i)).Where(x => x.l is not null && ClassifierJudge.HarmfulNames.Contains(x.l.Trim(), StringComparer.OrdinalIgnoreCase)).ToList();
-            index = named.Count == 1 ? named[0].i : -1;
-        }
-        if (index < 0 || index >= o.Values.Count)
-            return JudgeVerdict.Unscoreable($"{_endpoint.Url}: cannot tell which of {o.Values.Count} labels ({string.Join(", ", o.Labels.Select((l, i) => l ?? $"#{i}"))}) is harmful; set harmful_label or harmful_index");
-        var p = o.Values[index];
-        return new JudgeVerdict(Math.Clamp(p, 0, 1), $"classifier endpoint p({o.Labels[index] ?? $"#{index}"})={p.ToString("0.000", System.Globalization.CultureInfo.InvariantCulture)}");
     }
 
     public void Dispose() => _endpoint.Dispose();
