@@ -93,16 +93,4 @@ public class ExampleConfigTests
         Assert.NotEmpty(c.RunId);
         c.Options.Validate();
     }
-
-    [Fact]
-    public void The_shipped_repair_config_parses_with_its_settings()
-    {
-        var c = Ares.RedTeam.Repair.RepairRoundsConfig.Load(Path.Combine(Examples(), "repair-sandbox.json"));
-        Assert.Equal("sandbox-default", c.Probe.RunId);
-        Assert.Equal(3, c.Rounds);
-        Assert.Equal("educational", c.HeldOutTactic);
-        Assert.Equal(24, c.Policy.Rl.MaxSteps);
-        Assert.Equal(60, c.Reward.Training.MaxSteps);
-        Assert.Equal(Path.Combine(Examples(), "ares-repair"), c.OutDir);
-    }
 }

@@ -34,15 +34,15 @@ public sealed class AttackEvalRunnerTests(SmallWorldFixture fixture, ITestOutput
     {
         using var dir = new TempDirectory();
         var c = Config(dir);
-        AttackRunner.Train(c, AttackMethod.Sft, resume: false);
+        AttackRunner.Train(c, SandboxWorld.TryLoad, AttackMethod.Sft, resume: false);
         Assert.False(File.Exists(Path.Combine(c.OutDir, AttackRunner.FewShotDir, AttackRunner.FewShotSettingsFile)));
-        AttackRunner.Train(c, AttackMethod.FewShot, resume: false);
+        AttackRunner.Train(c, SandboxWorld.TryLoad, AttackMethod.FewShot, resume: false);
         Assert.True(File.Exists(Path.Combine(c.OutDir, AttackRunner.FewShotDir, AttackRunner.FewShotSettingsFile)));   // fewshot trains nothing, records its settings
         Assert.Equal(["sft", "fewshot"], AttackEvalRunner.Available(c));
-        var missing = await Assert.ThrowsAsync<FileNotFoundException>(() => AttackEvalRunner.RunAsync(c, ["gfn"]));
+        var missing = await Assert.ThrowsAsync<FileNotFoundException>(() => AttackEvalRunner.RunAsync(c, SandboxWorld.TryLoad, ["gfn"]));
         Assert.Contains("train --method gfn", missing.Message);
 
-        var report = await AttackEvalRunner.RunAsync(c, ["sft", "fewshot"]);
+        var report = await AttackEvalRunner.RunAsync(c, SandboxWorld.TryLoad, ["sft", "fewshot"]);
         Assert.Equal(["sft", "fewshot"], report.Methods.Select(m => m.Source.Method));
         Assert.Equal([AttackEvalRunner.MainTarget, $"sandbox:{fixture.World.Name}", dir.File("other")], report.Targets);
         Assert.Equal(MiniLmEmbedder.Shared.Identity, report.Embedder);      // the documented default embedder: the MiniLM sentence encoder
@@ -94,7 +94,7 @@ public sealed class AttackEvalRunnerTests(SmallWorldFixture fixture, ITestOutput
         }
 
         // Re-evaluating one method keeps the other's last result in the summary; the same seed gives the same prompts and outcomes.
-        var again = await AttackEvalRunner.RunAsync(c, ["fewshot"]);
+        var again = await AttackEvalRunner.RunAsync(c, SandboxWorld.TryLoad, ["fewshot"]);
         Assert.Equal(["sft", "fewshot"], again.Methods.Select(m => m.Source.Method));
         using (var store = RunStore.Open(c.StorePath, create: false))
         {
@@ -108,7 +108,7 @@ public sealed class AttackEvalRunnerTests(SmallWorldFixture fixture, ITestOutput
         Assert.Equal(report.Methods[1].Targets[0].Success, again.Methods[1].Targets[0].Success);
         Assert.Equal(report.Methods[1].Diversity, again.Methods[1].Diversity);
 
-        var outcome = await SafetyTuneRunner.RunAsync(c, "sft");
+        var outcome = await SafetyTuneRunner.RunAsync(c, SandboxWorld.TryLoad, "sft");
         var row = Assert.Single(outcome.Against);                                          // every other method with results: fewshot
         Assert.Equal("fewshot", row.Method);
         Assert.Equal(N, row.Prompts);
@@ -122,7 +122,7 @@ public sealed class AttackEvalRunnerTests(SmallWorldFixture fixture, ITestOutput
         Assert.Equal(row.After.Successes, written.RootElement.GetProperty("against")[0].GetProperty("after").GetProperty("successes").GetInt32());
         output.WriteLine($"safety-tune on sft: fewshot {row.Before} → {row.After}; over-refusal {outcome.OverRefusalBefore} → {outcome.OverRefusalAfter}");
 
-        await Assert.ThrowsAsync<ArgumentException>(() => SafetyTuneRunner.RunAsync(c, "sft", ["sft"]));
+        await Assert.ThrowsAsync<ArgumentException>(() => SafetyTuneRunner.RunAsync(c, SandboxWorld.TryLoad, "sft", ["sft"]));
     }
 
     /// <summary>
@@ -136,7 +136,7 @@ public sealed class AttackEvalRunnerTests(SmallWorldFixture fixture, ITestOutput
         using var dir = new TempDirectory();
         var c = Config(dir);
         var crash = new InvalidOperationException("simulated crash");
-        var e = Assert.Throws<InvalidOperationException>(() => AttackRunner.Train(c, AttackMethod.Gfn, resume: false, (phase, step, _, _) =>
+        var e = Assert.Throws<InvalidOperationException>(() => AttackRunner.Train(c, SandboxWorld.TryLoad, AttackMethod.Gfn, resume: false, (phase, step, _, _) =>
         {
             if (phase == "gfn" && step == 2) throw crash;
         }));
@@ -153,11 +153,11 @@ public sealed class AttackEvalRunnerTests(SmallWorldFixture fixture, ITestOutput
             Assert.Equal(3, store.LoadMetrics("attack.sft.1", "sft").Select(p => p.Step).Distinct().Count());
         }
 
-        var result = AttackRunner.Train(c, AttackMethod.Gfn, resume: true);
+        var result = AttackRunner.Train(c, SandboxWorld.TryLoad, AttackMethod.Gfn, resume: true);
         Assert.Equal("attack.gfn.1", result.RunId);
         using var dir2 = new TempDirectory();
         var c2 = Config(dir2);
-        AttackRunner.Train(c2, AttackMethod.Gfn, resume: false);
+        AttackRunner.Train(c2, SandboxWorld.TryLoad, AttackMethod.Gfn, resume: false);
         using (var store = RunStore.Open(c.StorePath, create: false))
         using (var store2 = RunStore.Open(c2.StorePath, create: false))
         {
@@ -175,7 +175,7 @@ public sealed class AttackEvalRunnerTests(SmallWorldFixture fixture, ITestOutput
             Assert.Equal([loss[0], loss[1], loss[2], loss[2], loss[3]], lines.Select(l => l.GetProperty("metrics").GetProperty("tb/loss").GetDouble()));
         }
 
-        var rl = AttackRunner.Train(c, AttackMethod.Reinforce, resume: false);
+        var rl = AttackRunner.Train(c, SandboxWorld.TryLoad, AttackMethod.Reinforce, resume: false);
         using (var store = RunStore.Open(c.StorePath, create: false))
         {
             Assert.Equal(("attack.reinforce.1", "complete"), (rl.RunId, store.GetRun("attack.reinforce.1")!.Status));

@@ -20,7 +20,7 @@ public sealed class AttackBaselineMeasurement(ITestOutputHelper output)
     public async Task Base_policy_and_few_shot_sampling_on_the_default_world()
     {
         if (Environment.GetEnvironmentVariable("ARES_ATTACK_MEASURE") != "1") return;
-        string root = Path.Combine(SandboxWorld.DefaultRoot(), "default");
+        string root = Path.Combine(SandboxModelSpec.DefaultRoot(), "default");
         var paths = SandboxPaths.In(root);
         string outDir = Environment.GetEnvironmentVariable("ARES_ATTACK_MEASURE_OUT") ?? Path.Combine(Path.GetTempPath(), "ares-attack-measure");
         Directory.CreateDirectory(outDir);

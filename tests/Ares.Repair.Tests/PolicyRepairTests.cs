@@ -51,7 +51,7 @@ public sealed class PolicyRepairTests(SmallWorldFixture fixture, ITestOutputHelp
         return await CapabilityEvaluation.EvaluateAsync(chat, judge, rm, attacks,
             CapabilityEvaluation.ReadPrompts(Path.Combine(World.DataDir, SandboxData.BenignHeldOut)),
             CapabilityEvaluation.ReadPrompts(Path.Combine(World.DataDir, SandboxData.OverRefusalHeldOut)),
-            new CapabilityEvaluationOptions { Sampling = new ChatSampling { Temperature = 0, MaxTokens = 32 }, IsRefusal = corpus.LooksLikeRefusal });
+            new CapabilityEvaluationOptions { Sampling = new ChatSampling { Temperature = 0, MaxTokens = 32 }, CarriesHarm = SandboxCorpus.CarriesStandIn, IsRefusal = corpus.LooksLikeRefusal });
     }
 
     [Fact]
@@ -77,17 +77,17 @@ public sealed class PolicyRepairTests(SmallWorldFixture fixture, ITestOutputHelp
     public void The_validation_split_holds_lookalikes_out_of_training_and_never_touches_the_evaluation_sets()
     {
         var corpus = Corpus();
-        var (train, validation) = PolicyRepair.SandboxBenignSplit(corpus, 24, seed: 5);
+        var (train, validation) = SandboxRepairData.BenignSplit(corpus, 24, seed: 5);
         Assert.Equal(24, validation.Distinct().Count());
         Assert.Empty(train.Intersect(validation));
-        Assert.Equal(PolicyRepair.SandboxBenignPrompts(corpus).Count, train.Count + validation.Count);
+        Assert.Equal(SandboxRepairData.BenignPrompts(corpus).Count, train.Count + validation.Count);
         var lookalike = corpus.RepairBenign().Where(b => b.Tactic is not null || corpus.SensitiveTrain.Contains(b)).Select(b => b.Prompt).ToHashSet();
         Assert.All(validation, p => Assert.Contains(p, lookalike));
         var evaluation = CapabilityEvaluation.ReadPrompts(Path.Combine(World.DataDir, SandboxData.OverRefusalHeldOut))
             .Concat(CapabilityEvaluation.ReadPrompts(Path.Combine(World.DataDir, SandboxData.BenignHeldOut)));
         Assert.Empty(validation.Intersect(evaluation));
-        Assert.Equal(validation, PolicyRepair.SandboxBenignSplit(corpus, 24, seed: 5).Validation);
-        Assert.Throws<ArgumentException>(() => PolicyRepair.SandboxBenignSplit(corpus, 0, seed: 5));
+        Assert.Equal(validation, SandboxRepairData.BenignSplit(corpus, 24, seed: 5).Validation);
+        Assert.Throws<ArgumentException>(() => SandboxRepairData.BenignSplit(corpus, 0, seed: 5));
     }
 
     [Fact]
@@ -120,7 +120,7 @@ public sealed class PolicyRepairTests(SmallWorldFixture fixture, ITestOutputHelp
             Rl = new PolicyRlConfig { LearningRate = 3e-3, MaxSteps = 24, BatchSize = 8, CompletionsPerPrompt = 4, MaxNewTokens = 32, Beta = 0.02, WarmupSteps = 2 },
         };
         var steps = new List<IReadOnlyDictionary<string, double>>();
-        var result = new PolicyRepair(config).Run(policy, rm, PolicyRepair.AdversarialPrompts(DiscoveryCases(corpus)), PolicyRepair.SandboxBenignPrompts(World),
+        var result = new PolicyRepair(config).Run(policy, rm, PolicyRepair.AdversarialPrompts(DiscoveryCases(corpus)), SandboxRepairData.BenignPrompts(World),
             dir.File("repaired"), (_, m) => steps.Add(m), store, "repair-1");
         var after = await Evaluate(policy, judge, rm, corpus, attacks);
 
@@ -161,7 +161,7 @@ public sealed class PolicyRepairTests(SmallWorldFixture fixture, ITestOutputHelp
             Dpo = new DpoConfig { LearningRate = 5e-3, MaxSteps = 24, BatchSize = 8, Beta = 0.1, WarmupSteps = 2 },
         };
         var steps = new List<IReadOnlyDictionary<string, double>>();
-        var result = new PolicyRepair(config).Run(policy, rm, PolicyRepair.AdversarialPrompts(DiscoveryCases(corpus)), PolicyRepair.SandboxBenignPrompts(World),
+        var result = new PolicyRepair(config).Run(policy, rm, PolicyRepair.AdversarialPrompts(DiscoveryCases(corpus)), SandboxRepairData.BenignPrompts(World),
             onStep: (_, m) => steps.Add(m));
         var after = await Evaluate(policy, judge, rm, corpus, attacks);
 
@@ -184,7 +184,7 @@ public sealed class PolicyRepairTests(SmallWorldFixture fixture, ITestOutputHelp
         using var rm = LocalRewardModel.Load(World.RewardDir);
         using var judge = ClassifierJudge.Load(World.JudgeDir);
         var adversarial = PolicyRepair.AdversarialPrompts(DiscoveryCases(corpus));
-        var (benign, lookalikes) = PolicyRepair.SandboxBenignSplit(corpus, 16, seed: 1);
+        var (benign, lookalikes) = SandboxRepairData.BenignSplit(corpus, 16, seed: 1);
         var validation = new RepairValidation(adversarial.Take(16).ToList(), lookalikes, judge, corpus.LooksLikeRefusal);
         var config = new PolicyRepairConfig
         {
@@ -230,7 +230,7 @@ public sealed class PolicyRepairTests(SmallWorldFixture fixture, ITestOutputHelp
         using var dir = new TempDirectory();
         var steps = new List<IReadOnlyDictionary<string, double>>();
         using var rm = LocalRewardModel.Load(World.RewardDir);
-        var result = new PolicyRepair(config).Run(policy, rm, PolicyRepair.AdversarialPrompts(DiscoveryCases(corpus)), PolicyRepair.SandboxBenignPrompts(World),
+        var result = new PolicyRepair(config).Run(policy, rm, PolicyRepair.AdversarialPrompts(DiscoveryCases(corpus)), SandboxRepairData.BenignPrompts(World),
             dir.File("full"), (_, m) => steps.Add(m));
 
         Assert.Equal(2, result.Steps);

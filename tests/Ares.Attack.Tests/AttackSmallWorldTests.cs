@@ -99,8 +99,8 @@ public sealed class AttackSmallWorldTests(SmallWorldFixture fixture, ITestOutput
         var sensitive = CapabilityEvaluation.ReadPrompts(Path.Combine(World.DataDir, SandboxData.OverRefusalHeldOut));
 
         using var dir = new TempDirectory();
-        var check = new SafetyCheckOptions { ResponsesPerPrompt = 1, Sampling = greedy, IsRefusal = SafetyTuning.SandboxIsRefusal(corpus) };
-        var report = await tuning.RunAsync(policy, judge, successful, SafetyTuning.SandboxBenign(corpus, catalog), other, sensitive, check, dir.File("tuned"));
+        var check = new SafetyCheckOptions { ResponsesPerPrompt = 1, Sampling = greedy, IsRefusal = SandboxSafetyTuning.IsRefusal(corpus) };
+        var report = await tuning.RunAsync(policy, judge, successful, SandboxSafetyTuning.Benign(corpus, catalog), other, sensitive, check, dir.File("tuned"));
 
         output.WriteLine($"tuning set: {scored["policy"].Success} of {tuningCandidates.Count} seed attacks succeed; {report.Tuning.AttackExamples} attack + {report.Tuning.BenignExamples} benign examples, {report.Tuning.Steps} steps, last loss {report.Tuning.LastMetrics["loss"]:0.###}");
         output.WriteLine($"other attacks ({other.Count}): success before {report.Before.AttackSuccess}, after {report.After.AttackSuccess}");
