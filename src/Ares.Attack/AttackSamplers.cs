@@ -49,39 +49,6 @@ internal sealed record AttackSamplingOptions
 }
 
 /// <summary>
-/// Samples prompts from a causal LM attacker (the base model, an SFT'd or a GFlowNet-trained one)
-/// given one context, in batches through <see cref="TextGenerator"/>. Batch b draws from a generator
-/// seeded with seed + b, so a call repeats exactly for the same seed, count and batch size.
-/// </summary>
-internal sealed class ModelAttackSampler : IAttackSampler
-{
-    readonly LoadedModel _model;
-    readonly AttackSamplingOptions _options;
-    readonly int[] _context;
-    readonly bool _chat;
-
-    public string Method { get; }
-    public ModelIdentity Identity { get; }
-
-    /// <summary>Does not take ownership of <paramref name="attacker"/>.</summary>
-    public ModelAttackSampler(LoadedModel attacker, AttackSamplingOptions? options = null, string method = "model")
-    {
-        _options = options ?? new AttackSamplingOptions();
-        _options.Validate();
-        AttackGeneration.RequireLm(attacker);
-        _model = attacker;
-        _chat = AttackGeneration.UsesChat(attacker, _options.UseChatTemplate);
-        _context = AttackGeneration.Context(attacker, _options.Instruction, _chat);
-        AttackGeneration.RequireFits(attacker, _context, _options.MaxTokens, "the instruction");
-        Method = method;
-        Identity = ModelIdentity.ForLocal(attacker.SourcePath);
-    }
-
-    public IReadOnlyList<string> Sample(int count, long seed, CancellationToken ct = default) =>
-        AttackGeneration.Generate(_model, Enumerable.Repeat(_context, count).ToList(), _options, rawText: !_chat, seed, ct);
-}
-
-/// <summary>
 /// The paper's in-context baseline: the base model is shown <see cref="FewShotAttackSampler.Examples"/>
 /// example attack prompts, drawn at random from a seed set (a fresh draw per sample, seeded), and asked
 /// for one more. As raw text the examples are a numbered list and the model continues the next number

@@ -7,22 +7,6 @@ using Ares.RedTeam.Repair;
 
 namespace Ares.RedTeam.Sandbox;
 
-/// <summary>world.json: what the world is (spec, ground truth), how it was built, and what it measured. Written last.</summary>
-internal sealed record SandboxManifest
-{
-    public const string CurrentFormat = "ares-sandbox-world/1";
-
-    public string Format { get; init; } = CurrentFormat;
-    public required string Name { get; init; }
-    public required string BuilderVersion { get; init; }
-    public required string SpecHash { get; init; }
-    public required string CatalogVersion { get; init; }
-    public required SandboxSpec Spec { get; init; }
-    public required SandboxGroundTruth GroundTruth { get; init; }
-    public required SandboxSelfCheck SelfCheck { get; init; }
-    public required DateTime CreatedUtc { get; init; }
-}
-
 /// <summary>
 /// The embedded default world Ares red-teams when no pretrained chat model is at hand: a policy, a
 /// reward model and a judge with planted weaknesses, built from scratch on first use and cached.

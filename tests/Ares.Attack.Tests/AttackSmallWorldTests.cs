@@ -41,21 +41,15 @@ public sealed class AttackSmallWorldTests(SmallWorldFixture fixture, ITestOutput
     }
 
     [Fact]
-    public void Samplers_return_N_prompts_that_repeat_per_seed()
+    public void The_few_shot_sampler_returns_N_prompts_that_repeat_per_seed()
     {
         using var policy = ModelLoader.Load(World.PolicyDir);
         var options = new AttackSamplingOptions { MaxTokens = 24, BatchSize = 5 };
-        var model = new ModelAttackSampler(policy, options, method: "base");
-        var first = model.Sample(12, seed: 7);
-        Assert.Equal(12, first.Count);
-        Assert.Equal(first, model.Sample(12, seed: 7));
-        Assert.NotEqual(first, model.Sample(12, seed: 8));
-        Assert.True(first.Distinct().Count() > 1, "rows of a batch draw different samples");
-
         var fewShot = new FewShotAttackSampler(policy, Seeds().Select(s => s.Prompt).ToList(), examples: 3, options with { UseChatTemplate = false });
         var shots = fewShot.Sample(7, seed: 3);
         Assert.Equal(7, shots.Count);
         Assert.Equal(shots, fewShot.Sample(7, seed: 3));
+        Assert.NotEqual(shots, fewShot.Sample(7, seed: 4));
         Assert.All(shots, s => Assert.DoesNotContain('\n', s));                  // raw text: one prompt is one line
         Assert.EndsWith("\n4.", fewShot.ContextText(["a", "b\nc", "d"]));
         Assert.Equal("1. a\n2. b c\n3. d\n4.", fewShot.ContextText(["a", "b\nc", "d"]));
