@@ -31,8 +31,6 @@ internal static class RepairRounds
     public const string SummaryFile = "rounds.json";
     public const string ConfigFile = "repair-config.json";
 
-    static readonly JsonSerializerOptions SummaryJson = new() { WriteIndented = true, Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
-
     public static string RoundDir(string outDir, int round) => Path.Combine(outDir, $"round-{round}");
 
     public static RepairRoundsResult Run(RepairRoundsConfig c, bool resume, Func<string, IRepairWorld> sandbox, Action<StageProgress>? progress = null)
@@ -171,7 +169,7 @@ internal static class RepairRounds
             ["rounds_repaired"] = repaired, ["stopped"] = stop, ["store"] = c.Probe.StorePath, ["discoveries"] = rows,
         };
         var path = Path.Combine(c.OutDir, SummaryFile);
-        File.WriteAllText(path + ".tmp", JsonSerializer.Serialize(summary, SummaryJson));
+        File.WriteAllText(path + ".tmp", JsonSerializer.Serialize(summary, SnakeCaseJson.Options));
         File.Move(path + ".tmp", path, overwrite: true);
     }
 }

@@ -143,7 +143,7 @@ internal static class RepairDemo
     static void WriteCapabilityFailures(string path, CapabilityReport before, CapabilityReport after)
     {
         static object Side(CapabilityReport r) => new { Unhelpful = r.Unhelpful, OverRefused = r.OverRefused };
-        File.WriteAllText(path, JsonSerializer.Serialize(new { Before = Side(before), After = Side(after) }, SandboxJson.Options));
+        File.WriteAllText(path, JsonSerializer.Serialize(new { Before = Side(before), After = Side(after) }, SnakeCaseJson.Options));
     }
 
     /// <summary>The sandbox's held-out harmful cases as mentor cases (tuple, prompt, malicious, safe).</summary>

@@ -76,7 +76,7 @@ internal static class SandboxBuilder
         {
             bpe.Save(d, fileOptions);
             var gen = new JsonObject { ["eos_token_id"] = bpe.SpecialId(ImEnd), ["pad_token_id"] = bpe.SpecialId(EndOfText) };
-            File.WriteAllText(Path.Combine(d, "generation_config.json"), gen.ToJsonString(SandboxJson.Options));
+            File.WriteAllText(Path.Combine(d, "generation_config.json"), gen.ToJsonString(SnakeCaseJson.Options));
         }
         Action<int, IReadOnlyDictionary<string, double>> Steps(string trainee, int total) =>
             (step, metrics) => progress?.Invoke(new SandboxProgress(trainee, $"step {step + 1}/{total}", step + 1, total, metrics));

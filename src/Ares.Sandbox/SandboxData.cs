@@ -36,6 +36,6 @@ internal static class SandboxData
         Jsonl(AttackSeeds, corpus.AttackSeeds.Select(c => new { c.Prompt, c.Components.Topic, c.Components.Persona, c.Components.Tactic, c.Components.Goal }));
 
         void Jsonl<T>(string name, IEnumerable<T> rows) =>
-            File.WriteAllLines(Path.Combine(dir, name), rows.Select(r => JsonSerializer.Serialize(r, SandboxJson.Line)));
+            File.WriteAllLines(Path.Combine(dir, name), rows.Select(r => JsonSerializer.Serialize(r, SnakeCaseJson.Line)));
     }
 }

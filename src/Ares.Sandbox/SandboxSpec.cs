@@ -104,7 +104,7 @@ internal sealed record SandboxSpec
     /// <summary>SHA-256 (hex) of the spec's JSON and the catalog version: the world's cache key.</summary>
     public string Hash(ComponentCatalog catalog)
     {
-        var json = JsonSerializer.Serialize(this, SandboxJson.Options) + "\ncatalog=" + catalog.Version;
+        var json = JsonSerializer.Serialize(this, SnakeCaseJson.Options) + "\ncatalog=" + catalog.Version;
         return Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(json)));
     }
 }

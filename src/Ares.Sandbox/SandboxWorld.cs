@@ -88,7 +88,7 @@ internal sealed class SandboxWorld : IRepairWorld, IAttackWorld
                 Name = name, BuilderVersion = SandboxBuilder.Version, SpecHash = hash, CatalogVersion = catalog.Version,
                 Spec = spec, GroundTruth = spec.GroundTruth(catalog), SelfCheck = check, CreatedUtc = DateTime.UtcNow,
             };
-            File.WriteAllText(SandboxPaths.In(staging).WorldFile, JsonSerializer.Serialize(file, SandboxJson.Options));
+            File.WriteAllText(SandboxPaths.In(staging).WorldFile, JsonSerializer.Serialize(file, SnakeCaseJson.Options));
             SwapIn(staging, dir);
             return new SandboxWorld { Name = name, WorldDir = dir, Manifest = file, Built = true };
         }
@@ -115,7 +115,7 @@ internal sealed class SandboxWorld : IRepairWorld, IAttackWorld
         if (!File.Exists(path)) return null;
         try
         {
-            var file = JsonSerializer.Deserialize<SandboxManifest>(File.ReadAllText(path), SandboxJson.Options);
+            var file = JsonSerializer.Deserialize<SandboxManifest>(File.ReadAllText(path), SnakeCaseJson.Options);
             return file is { Format: SandboxManifest.CurrentFormat }
                 ? new SandboxWorld { Name = file.Name, WorldDir = Path.GetFullPath(dir), Manifest = file, Built = false }
                 : null;

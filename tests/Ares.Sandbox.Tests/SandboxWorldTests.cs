@@ -134,5 +134,5 @@ public class SandboxWorldTests(SmallWorldFixture fixture) : IClassFixture<SmallW
     sealed record HeldOutCase(string Prompt, string Malicious, string Safe, string Tactic);
 
     List<HeldOutCase> HeldOut() => File.ReadLines(Path.Combine(World.DataDir, SandboxData.HarmfulHeldOut))
-        .Select(l => JsonSerializer.Deserialize<HeldOutCase>(l, SandboxJson.Line)!).ToList();
+        .Select(l => JsonSerializer.Deserialize<HeldOutCase>(l, SnakeCaseJson.Line)!).ToList();
 }

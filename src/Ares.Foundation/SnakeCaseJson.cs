@@ -1,13 +1,9 @@
-using System.Security.Cryptography;
-using System.Text;
 using System.Text.Json;
-using Ares.RedTeam.Catalog;
-using Ares.RedTeam.Probe;
 
-namespace Ares.RedTeam.Sandbox;
+namespace Ares.Foundation;
 
-/// <summary>JSON conventions of the sandbox files: snake_case, indented, enums as strings, text left readable (no \u escapes for ' or é).</summary>
-internal static class SandboxJson
+/// <summary>JSON conventions of the files Ares writes (sandbox worlds, repair summaries): snake_case, indented, enums as strings, text left readable (no \u escapes for ' or é).</summary>
+internal static class SnakeCaseJson
 {
     public static readonly JsonSerializerOptions Options = new()
     {
