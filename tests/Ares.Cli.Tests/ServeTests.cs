@@ -81,19 +81,87 @@ public sealed class ServeTests : IAsyncLifetime
         Assert.Equal(("Hello", "length"), ChatServer.ApplyStop("Hello", "length", ["x"]));
     }
 
-    [Fact]
-    public async Task Streaming_sends_openai_chunks_ending_in_done_with_the_same_text_as_a_plain_request()
+    /// <summary>The data of each server-sent event up to <c>[DONE]</c>, which must be the last.</summary>
+    static List<JsonNode> Chunks(string stream)
     {
-        var plain = (await Json(await Post($$"""{"messages": {{Hello}}, "temperature": 0, "max_tokens": 6}""")))["choices"]![0]!["message"]!["content"]!.GetValue<string>();
-        var r = await Post($$"""{"messages": {{Hello}}, "temperature": 0, "max_tokens": 6, "stream": true}""");
-        Assert.Equal("text/event-stream", r.Content.Headers.ContentType!.MediaType);
-        var events = (await r.Content.ReadAsStringAsync()).Split("\n\n", StringSplitOptions.RemoveEmptyEntries);
+        var events = stream.Split("\n\n", StringSplitOptions.RemoveEmptyEntries);
         Assert.All(events, e => Assert.StartsWith("data: ", e));
         Assert.Equal("data: [DONE]", events[^1]);
         var chunks = events[..^1].Select(e => JsonNode.Parse(e["data: ".Length..])!).ToList();
         Assert.All(chunks, c => Assert.Equal("chat.completion.chunk", c["object"]!.GetValue<string>()));
-        Assert.Equal(plain, string.Concat(chunks.Select(c => c["choices"]![0]!["delta"]!["content"]?.GetValue<string>() ?? "")));
-        Assert.NotNull(chunks[^1]["choices"]![0]!["finish_reason"]);
+        Assert.All(chunks, c => Assert.Single(c["choices"]!.AsArray()));
+        return chunks;
+    }
+
+    static int Index(JsonNode chunk) => chunk["choices"]![0]!["index"]!.GetValue<int>();
+    static string? Content(JsonNode chunk) => chunk["choices"]![0]!["delta"]!["content"]?.GetValue<string>();
+    static string? Finish(JsonNode chunk) => chunk["choices"]![0]!["finish_reason"]?.GetValue<string>();
+
+    [Fact]
+    public async Task Streaming_sends_a_delta_per_token_interleaving_choices_and_adding_up_to_the_plain_answer()
+    {
+        var plain = (await Json(await Post($$"""{"messages": {{Hello}}, "temperature": 0, "max_tokens": 12, "seed": 1}""")))["choices"]![0]!["message"]!["content"]!.GetValue<string>();
+        var r = await Post($$"""{"messages": {{Hello}}, "temperature": 0, "max_tokens": 12, "seed": 1, "n": 2, "stream": true}""");
+        Assert.Equal("text/event-stream", r.Content.Headers.ContentType!.MediaType);
+        var chunks = Chunks(await r.Content.ReadAsStringAsync());
+        Assert.All(chunks.Where(c => c["choices"]![0]!["delta"]!["role"] is not null), c => Assert.Equal("", Content(c)));
+        for (var i = 0; i < 2; i++)
+        {
+            var mine = chunks.Where(c => Index(c) == i).ToList();
+            Assert.Equal("assistant", mine[0]["choices"]![0]!["delta"]!["role"]!.GetValue<string>()); // first: the role
+            Assert.Null(Finish(mine[0]));
+            Assert.Contains(Finish(mine[^1]), (string[])["stop", "length"]);                    // last: why it ended
+            Assert.All(mine[..^1], c => Assert.Null(Finish(c)));
+            var deltas = mine.Select(Content).Where(t => !string.IsNullOrEmpty(t)).ToList();
+            Assert.True(deltas.Count >= 3, $"choice {i}: {deltas.Count} content chunks for \"{plain}\"");
+            Assert.Equal(plain, string.Concat(deltas)); // greedy: both choices are the plain answer
+        }
+        // The two choices' deltas come interleaved as their tokens are generated, not one choice after the other.
+        var order = chunks.Where(c => !string.IsNullOrEmpty(Content(c))).Select(Index).ToList();
+        Assert.True(order.IndexOf(1) < order.LastIndexOf(0), string.Join(",", order));
+    }
+
+    [Fact]
+    public void A_streamed_delta_never_ends_inside_a_character_or_a_possible_stop_sequence()
+    {
+        var t = new ChatServer.StreamedText(["END"]);
+        Assert.Equal("Hel", t.Advance("Hel"));
+        Assert.Equal("", t.Advance("Hel\uFFFD"));      // half a character: wait for its other bytes
+        Assert.Equal("lo é", t.Advance("Hello é"));
+        Assert.Equal(" ", t.Advance("Hello é EN"));     // "EN" may become "END"
+        Assert.Equal("ENx", t.Advance("Hello é ENx"));
+        Assert.Equal(" ", t.Advance("Hello é ENx END and more"));
+        Assert.Equal("", t.Advance("Hello é ENx END and more still")); // nothing after a stop sequence
+        Assert.Equal("", t.Rest("Hello é ENx "));
+        var u = new ChatServer.StreamedText([]);
+        Assert.Equal("ab", u.Advance("ab"));
+        Assert.Equal("c", u.Rest("abc"));               // the final text flushes what was held back
+    }
+
+    [Fact]
+    public async Task A_client_that_hangs_up_mid_stream_stops_its_generation_and_the_server_keeps_serving()
+    {
+        var before = _server.Batcher.Aborted;
+        using (var cancel = new CancellationTokenSource())
+        {
+            using var request = new HttpRequestMessage(HttpMethod.Post, _server.Url + "/v1/chat/completions")
+            {
+                Content = new StringContent($$"""{"messages": {{Hello}}, "n": 4, "temperature": 1, "seed": 3, "max_tokens": 100, "stream": true}""", Encoding.UTF8, "application/json"),
+            };
+            using var response = await _http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, cancel.Token);
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+            using var reader = new StreamReader(await response.Content.ReadAsStreamAsync(cancel.Token));
+            var contentChunks = 0;
+            while (contentChunks < 2 && await reader.ReadLineAsync(cancel.Token) is { } line)
+                if (line.StartsWith("data: {", StringComparison.Ordinal) && Content(JsonNode.Parse(line["data: ".Length..])!) is { Length: > 0 }) contentChunks++;
+            Assert.Equal(2, contentChunks);
+            cancel.Cancel(); // hang up after two deltas of a 4 × 100-token answer
+        }
+        for (var waited = 0; _server.Batcher.Aborted == before && waited < 5000; waited += 50) await Task.Delay(50);
+        Assert.Equal(before + 1, _server.Batcher.Aborted);
+        var next = await Post($$"""{"messages": {{Hello}}, "max_tokens": 3, "stream": true}""");
+        Assert.Equal(HttpStatusCode.OK, next.StatusCode);
+        Assert.Contains(Chunks(await next.Content.ReadAsStringAsync()), c => Finish(c) is not null);
     }
 
     [Fact]

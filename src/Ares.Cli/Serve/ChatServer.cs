@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using System.Threading.Channels;
 using Ares.Core.Tokenization;
 using Ares.RedTeam.Chat;
 using Microsoft.AspNetCore.Builder;
@@ -21,7 +22,7 @@ namespace Ares.Cli.Serve;
 /// <item><c>GET /v1/models</c>: the one model served;</item>
 /// <item><c>POST /v1/chat/completions</c> with <c>messages</c>, <c>n</c>, <c>temperature</c>, <c>top_p</c>,
 /// <c>max_tokens</c> (or <c>max_completion_tokens</c>), <c>stop</c>, <c>seed</c> and <c>stream</c>
-/// (server-sent events, <c>data: [DONE]</c> at the end);</item>
+/// (server-sent events with a delta per generated token, <c>data: [DONE]</c> at the end);</item>
 /// <item>errors in OpenAI's shape, <c>{"error": {"message", "type", "param", "code"}}</c>, naming the field.</item>
 /// </list>
 /// Binds 127.0.0.1 unless told otherwise. Concurrent requests are batched by <see cref="GenerationBatcher"/>.
@@ -108,61 +109,146 @@ internal sealed class ChatServer : IAsyncDisposable
             return;
         }
 
+        if (request.Stream)
+        {
+            await StreamAsync(ctx, batcher, request, modelName).ConfigureAwait(false);
+            return;
+        }
         IReadOnlyList<ChatResult> results;
         try { results = await batcher.SubmitAsync(request.Messages, request.Sampling, request.N, ctx.RequestAborted).ConfigureAwait(false); }
         catch (OperationCanceledException) when (ctx.RequestAborted.IsCancellationRequested) { return; } // the client went away
         if (results.FirstOrDefault(r => !r.Ok) is { } failed)
         {
-            await Error(ctx, 400, failed.Error!, "invalid_request_error", "messages", "context_length_exceeded").ConfigureAwait(false);
+            await ContextError(ctx, failed).ConfigureAwait(false);
             return;
         }
-        var choices = results.Select(r => ApplyStop(r.Text!, r.FinishReason!, request.Stop)).ToList();
-        var id = "chatcmpl-" + Guid.NewGuid().ToString("N");
-        var created = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
-        if (request.Stream) await StreamAsync(ctx, id, created, modelName, choices).ConfigureAwait(false);
-        else
+        var choiceArray = new JsonArray();
+        for (var i = 0; i < results.Count; i++)
         {
-            var choiceArray = new JsonArray();
-            for (var i = 0; i < choices.Count; i++)
-                choiceArray.Add(new JsonObject
-                {
-                    ["index"] = i,
-                    ["message"] = new JsonObject { ["role"] = "assistant", ["content"] = choices[i].Text },
-                    ["finish_reason"] = choices[i].Finish,
-                });
-            await Results.Json(new JsonObject
+            var (text, finish) = ApplyStop(results[i].Text!, results[i].FinishReason!, request.Stop);
+            choiceArray.Add(new JsonObject
             {
-                ["id"] = id, ["object"] = "chat.completion", ["created"] = created, ["model"] = modelName, ["choices"] = choiceArray,
-            }).ExecuteAsync(ctx).ConfigureAwait(false);
+                ["index"] = i,
+                ["message"] = new JsonObject { ["role"] = "assistant", ["content"] = text },
+                ["finish_reason"] = finish,
+            });
         }
+        await Results.Json(new JsonObject
+        {
+            ["id"] = NewId(), ["object"] = "chat.completion", ["created"] = DateTimeOffset.UtcNow.ToUnixTimeSeconds(), ["model"] = modelName,
+            ["choices"] = choiceArray,
+        }).ExecuteAsync(ctx).ConfigureAwait(false);
     }
 
+    static string NewId() => "chatcmpl-" + Guid.NewGuid().ToString("N");
+
+    static Task ContextError(HttpContext ctx, ChatResult failed) =>
+        Error(ctx, 400, failed.Error!, "invalid_request_error", "messages", "context_length_exceeded");
+
     /// <summary>
-    /// Server-sent events in OpenAI's chunk shape: per choice a role chunk, its content, a
-    /// finish chunk; then <c>data: [DONE]</c>. The text is generated before the first event
-    /// (batched generation is not token-by-token), so the content comes in one chunk per choice.
+    /// Server-sent events in OpenAI's chunk shape, as the tokens are generated: a role chunk per
+    /// choice, then content deltas (choices interleaved by index, in the order their tokens come),
+    /// then per choice a chunk with its finish_reason, then <c>data: [DONE]</c>. A request the
+    /// model rejects before generating (too long) gets the plain JSON error, since no event has
+    /// been sent yet. A client that goes away mid-stream just ends the handler; its generation
+    /// stops at the next token unless other requests share the forward.
     /// </summary>
-    static async Task StreamAsync(HttpContext ctx, string id, long created, string modelName, IReadOnlyList<(string Text, string Finish)> choices)
+    static async Task StreamAsync(HttpContext ctx, GenerationBatcher batcher, Request request, string modelName)
     {
-        ctx.Response.ContentType = "text/event-stream";
-        ctx.Response.Headers.CacheControl = "no-cache";
+        var ct = ctx.RequestAborted;
+        var id = NewId();
+        var created = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
+        var texts = Enumerable.Range(0, request.N).Select(_ => new StreamedText(request.Stop)).ToArray();
+        var tokens = Channel.CreateUnbounded<(int Sample, string Text)>(new UnboundedChannelOptions { SingleReader = true });
+        var job = batcher.SubmitAsync(request.Messages, request.Sampling, request.N, ct, (j, text) => tokens.Writer.TryWrite((j, text)));
+        _ = job.ContinueWith(_ => tokens.Writer.TryComplete(), CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+        var started = false;
         async Task Send(int index, JsonObject delta, string? finish)
         {
+            if (!started)
+            {
+                started = true;
+                ctx.Response.ContentType = "text/event-stream";
+                ctx.Response.Headers.CacheControl = "no-cache";
+                for (var i = 0; i < request.N; i++) await Send(i, new JsonObject { ["role"] = "assistant", ["content"] = "" }, null).ConfigureAwait(false);
+            }
             var chunk = new JsonObject
             {
                 ["id"] = id, ["object"] = "chat.completion.chunk", ["created"] = created, ["model"] = modelName,
                 ["choices"] = new JsonArray(new JsonObject { ["index"] = index, ["delta"] = delta, ["finish_reason"] = finish }),
             };
-            await ctx.Response.WriteAsync("data: " + chunk.ToJsonString() + "\n\n", ctx.RequestAborted).ConfigureAwait(false);
-            await ctx.Response.Body.FlushAsync(ctx.RequestAborted).ConfigureAwait(false);
+            await ctx.Response.WriteAsync("data: " + chunk.ToJsonString() + "\n\n", ct).ConfigureAwait(false);
+            await ctx.Response.Body.FlushAsync(ct).ConfigureAwait(false);
         }
-        for (var i = 0; i < choices.Count; i++)
+        try
         {
-            await Send(i, new JsonObject { ["role"] = "assistant", ["content"] = "" }, null).ConfigureAwait(false);
-            if (choices[i].Text.Length > 0) await Send(i, new JsonObject { ["content"] = choices[i].Text }, null).ConfigureAwait(false);
-            await Send(i, new JsonObject(), choices[i].Finish).ConfigureAwait(false);
+            await foreach (var (j, text) in tokens.Reader.ReadAllAsync(ct).ConfigureAwait(false))
+                if (texts[j].Advance(text) is { Length: > 0 } delta) await Send(j, new JsonObject { ["content"] = delta }, null).ConfigureAwait(false);
+            var results = await job.ConfigureAwait(false);
+            if (!started && results.FirstOrDefault(r => !r.Ok) is { } failed)
+            {
+                await ContextError(ctx, failed).ConfigureAwait(false);
+                return;
+            }
+            for (var i = 0; i < results.Count; i++)
+            {
+                var (text, finish) = results[i].Ok ? ApplyStop(results[i].Text!, results[i].FinishReason!, request.Stop) : ("", "error");
+                if (texts[i].Rest(text) is { Length: > 0 } rest) await Send(i, new JsonObject { ["content"] = rest }, null).ConfigureAwait(false);
+                await Send(i, new JsonObject(), finish).ConfigureAwait(false);
+            }
+            await ctx.Response.WriteAsync("data: [DONE]\n\n", ct).ConfigureAwait(false);
         }
-        await ctx.Response.WriteAsync("data: [DONE]\n\n", ctx.RequestAborted).ConfigureAwait(false);
+        catch (Exception e) when (ct.IsCancellationRequested && e is OperationCanceledException or IOException) { } // the client went away
+    }
+
+    /// <summary>
+    /// One streamed choice: turns "text so far" snapshots into deltas. A delta never ends in an
+    /// incomplete UTF-8 character (U+FFFD while its bytes are still coming) or in what could be the
+    /// start of a stop sequence, and nothing after a stop sequence is sent, so the deltas add up
+    /// to exactly the text a plain request returns (see <see cref="ApplyStop"/>).
+    /// </summary>
+    internal sealed class StreamedText(IReadOnlyList<string> stop)
+    {
+        bool _stopped;
+
+        /// <summary>What has been sent so far.</summary>
+        public string Sent { get; private set; } = "";
+
+        /// <summary>The new text to send for the snapshot <paramref name="soFar"/> ("" if none yet).</summary>
+        public string Advance(string soFar)
+        {
+            if (_stopped) return "";
+            var text = soFar;
+            var cut = stop.Select(s => text.IndexOf(s, StringComparison.Ordinal)).Where(i => i >= 0).DefaultIfEmpty(-1).Min();
+            if (cut >= 0) { text = text[..cut]; _stopped = true; }
+            else
+            {
+                var end = text.Length;
+                while (end > 0 && text[end - 1] == '\uFFFD') end--;
+                var held = stop.Select(s => HeldBack(text[..end], s)).DefaultIfEmpty(0).Max();
+                text = text[..(end - held)];
+            }
+            if (text.Length <= Sent.Length || !text.StartsWith(Sent, StringComparison.Ordinal)) return "";
+            var delta = text[Sent.Length..];
+            Sent = text;
+            return delta;
+        }
+
+        /// <summary>What is left to send once the final text is known.</summary>
+        public string Rest(string final)
+        {
+            var rest = final.StartsWith(Sent, StringComparison.Ordinal) ? final[Sent.Length..] : "";
+            Sent = final;
+            return rest;
+        }
+
+        /// <summary>The longest suffix of <paramref name="text"/> that is a proper prefix of <paramref name="stopSequence"/>.</summary>
+        static int HeldBack(string text, string stopSequence)
+        {
+            for (var n = Math.Min(text.Length, stopSequence.Length - 1); n > 0; n--)
+                if (text.AsSpan(text.Length - n).SequenceEqual(stopSequence.AsSpan(0, n))) return n;
+            return 0;
+        }
     }
 
     /// <summary>OpenAI's stop semantics: the text ends before the first stop sequence, which is not returned.</summary>

@@ -73,7 +73,9 @@ internal sealed class TextGenerator(CausalLM model, ITokenizer tokenizer)
             : throw new ArgumentException("the prompt is empty and this model's tokenizer has no BOS token to start from");
     }
 
-    public IReadOnlyList<GenerationResult> Generate(IReadOnlyList<int[]> prompts, GenerationOptions o)
+    /// <param name="onToken">Called after each decode step with (prompt index, token id) for every row still
+    /// running, the stop token included; an exception it throws (e.g. cancellation) ends generation.</param>
+    public IReadOnlyList<GenerationResult> Generate(IReadOnlyList<int[]> prompts, GenerationOptions o, Action<int, int>? onToken = null)
     {
         o.Validate();
         if (prompts.Count == 0) return [];
@@ -157,6 +159,7 @@ internal sealed class TextGenerator(CausalLM model, ITokenizer tokenizer)
                         int r = rows[i], id = (int)nextHost[i];
                         idsHost[r * total + len] = id;
                         outIds[r].Add(id); outLogp[r].Add(logpHost[i]);
+                        onToken?.Invoke(r, id);
                         if (stopIds.Contains(id)) finish[r] = "stop";
                         else if (o.StopStrings.Count > 0)
                         {

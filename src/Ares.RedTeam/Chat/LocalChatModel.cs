@@ -58,9 +58,15 @@ internal sealed class LocalChatModel : IChatModel
         IReadOnlyList<IReadOnlyList<ChatMessage>> conversations, ChatSampling sampling, int samples, CancellationToken ct = default) =>
         Task.FromResult(Complete(conversations, sampling, samples, ct));
 
-    /// <summary>The synchronous core of <see cref="CompleteAsync"/>: result[i][j] is sample j of conversation i.</summary>
+    /// <summary>
+    /// The synchronous core of <see cref="CompleteAsync"/>: result[i][j] is sample j of conversation i.
+    /// <paramref name="ct"/> is checked after every generated token; <paramref name="onText"/>, when given,
+    /// gets (conversation, sample, text so far) after each token that is not a stop token (what
+    /// <c>ares serve</c> streams).
+    /// </summary>
     public IReadOnlyList<IReadOnlyList<ChatResult>> Complete(
-        IReadOnlyList<IReadOnlyList<ChatMessage>> conversations, ChatSampling sampling, int samples, CancellationToken ct = default)
+        IReadOnlyList<IReadOnlyList<ChatMessage>> conversations, ChatSampling sampling, int samples, CancellationToken ct = default,
+        Action<int, int, string>? onText = null)
     {
         if (samples < 0) throw new ArgumentOutOfRangeException(nameof(samples), $"samples must be ≥ 0, got {samples}");
         var options = new GenerationOptions
@@ -94,7 +100,15 @@ internal sealed class LocalChatModel : IChatModel
         {
             ct.ThrowIfCancellationRequested();
             var o = options with { Seed = sampling.Seed is long s ? s + batchIndex : null };
-            var generated = _generator.Generate(batch.Select(r => prompts[r.Conversation]!).ToList(), o);
+            var soFar = batch.Select(_ => new List<int>()).ToArray();
+            Action<int, int>? onToken = onText is null && !ct.CanBeCanceled ? null : (k, id) =>
+            {
+                ct.ThrowIfCancellationRequested();
+                if (onText is null || _stopIds.Contains(id)) return;
+                soFar[k].Add(id);
+                onText(batch[k].Conversation, batch[k].Sample, _model.Tokenizer.Decode(soFar[k]));
+            };
+            var generated = _generator.Generate(batch.Select(r => prompts[r.Conversation]!).ToList(), o, onToken);
             for (int k = 0; k < batch.Length; k++)
                 results[batch[k].Conversation][batch[k].Sample] = ChatResult.Success(generated[k].Text, generated[k].FinishReason);
             batchIndex++;

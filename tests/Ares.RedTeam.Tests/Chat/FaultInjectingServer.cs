@@ -17,8 +17,12 @@ internal sealed record RecordedRequest(int Index, string Path, string? Authoriza
     public long? Seed => Body["seed"]?.GetValue<long>();
 }
 
+/// <summary>How a reply breaks the connection: not at all, after half the promised body, or before any answer.</summary>
+internal enum ConnectionBreak { None, Truncated, Dropped }
+
 /// <summary>What the server does with one request.</summary>
-internal sealed record ServerReply(int Status, string Body, IReadOnlyDictionary<string, string>? Headers = null, TimeSpan Hang = default, TimeSpan Work = default)
+internal sealed record ServerReply(int Status, string Body, IReadOnlyDictionary<string, string>? Headers = null, TimeSpan Hang = default, TimeSpan Work = default,
+    ConnectionBreak Break = ConnectionBreak.None)
 {
     /// <summary>A chat completion whose message content is <paramref name="content"/>.</summary>
     public static ServerReply Completion(string content, string finishReason = "stop", TimeSpan work = default) => new(200,
@@ -45,12 +49,18 @@ internal sealed record ServerReply(int Status, string Body, IReadOnlyDictionary<
 
     public static ServerReply MalformedJson() => new(200, """{"choices": [{"message": {"content": "cut off""");
 
+    /// <summary>Headers promising <paramref name="body"/>, half of it, then the connection reset.</summary>
+    public static ServerReply Truncated(string body) => new(200, body, Break: ConnectionBreak.Truncated);
+
+    /// <summary>The connection reset before any response.</summary>
+    public static ServerReply Dropped() => new(200, "", Break: ConnectionBreak.Dropped);
+
     public static ServerReply Unauthorized(string body = """{"error":"invalid api key"}""") => new(401, body);
 }
 
 /// <summary>
 /// A local HTTP/1.1 server on 127.0.0.1 (free port) for chat-endpoint tests: a script decides
-/// each reply (OK, 429 + Retry-After, 500, hang, malformed JSON, 401), and the server records
+/// each reply (OK, 429 + Retry-After, 500, hang, malformed JSON, truncated body, dropped connection, 401), and the server records
 /// every request and the most requests it ever had in flight at once.
 /// </summary>
 internal sealed class FaultInjectingServer : IDisposable
@@ -122,11 +132,23 @@ internal sealed class FaultInjectingServer : IDisposable
                 try { await Task.Delay(reply.Hang, _stop.Token); } catch (OperationCanceledException) { }
             }
             if (reply.Work > TimeSpan.Zero) await Task.Delay(reply.Work);
+            if (reply.Break == ConnectionBreak.Dropped)
+            {
+                context.Response.Abort();
+                return;
+            }
             context.Response.StatusCode = reply.Status;
             context.Response.ContentType = "application/json";
             foreach (var (k, v) in reply.Headers ?? new Dictionary<string, string>()) context.Response.Headers[k] = v;
             var bytes = Encoding.UTF8.GetBytes(reply.Body);
             context.Response.ContentLength64 = bytes.Length;
+            if (reply.Break == ConnectionBreak.Truncated)
+            {
+                await context.Response.OutputStream.WriteAsync(bytes.AsMemory(0, bytes.Length / 2));
+                await context.Response.OutputStream.FlushAsync();
+                context.Response.Abort();
+                return;
+            }
             await context.Response.OutputStream.WriteAsync(bytes);
             context.Response.Close();
         }
