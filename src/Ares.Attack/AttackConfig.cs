@@ -13,7 +13,12 @@ internal sealed class AttackConfigException(string message) : ArgumentException(
 /// An attacker-training run (`ares attack train|smooth`) described by strict JSON: unknown fields and
 /// out-of-range values are errors naming the file and the field. Either "sandbox" names a world (its
 /// policy is the attacker base and the target, its judge the judge, its attack_seeds.jsonl the seeds) or
-/// "attacker"/"target"/"judge" give paths. Relative paths resolve against the config's directory.
+/// "attacker"/"target"/"judge" name the models. Models are named as in a probe config and parsed by the
+/// same reader (<see cref="ConfigReader.Model"/>): a path, "sandbox:NAME" or an endpoint object
+/// {"endpoint": URL, "model": NAME, "api_key_env": …}. The attacker is trained, so it is local; the
+/// target (and every transfer target) may be an OpenAI-compatible chat endpoint; the judge a classifier
+/// (local, sandbox or a vllm-classify/tei-predict endpoint), a chat guard endpoint, or a probe-style
+/// {"type": …, "model": …} judge. Relative paths resolve against the config's directory.
 /// </summary>
 internal sealed record AttackConfig
 {
@@ -21,10 +26,12 @@ internal sealed record AttackConfig
     public required string OutDir { get; init; }
     public string? Sandbox { get; init; }
     public string? SandboxRoot { get; init; }
-    public string? AttackerBase { get; init; }
+    /// <summary>The attacker's base model: local or sandbox (the world's policy); it is trained, so never an endpoint.</summary>
+    public ModelSpec? AttackerBase { get; init; }
     public string? Seeds { get; init; }
-    public string? Target { get; init; }
-    public string? Judge { get; init; }
+    /// <summary>The target attacked in training (and "target" in evaluation): any chat model spec.</summary>
+    public ModelSpec? Target { get; init; }
+    public JudgeSpec? Judge { get; init; }
     public AttackerContext Context { get; init; } = new();
     public required SftConfig Sft { get; init; }
     public required GflowNetAttackOptions Gfn { get; init; }
@@ -35,10 +42,10 @@ internal sealed record AttackConfig
     /// <summary>`ares attack eval` settings (the "eval" section).</summary>
     public AttackEvalSettings Eval { get; init; } = new();
     /// <summary>
-    /// Extra targets for transfer ("targets"): local model directories (absolute) or "sandbox:NAME" for a
-    /// world's policy. The main target (the one training used) is always evaluated first.
+    /// Extra targets for transfer ("targets"): model specs, named in reports as written (a path resolved,
+    /// "sandbox:NAME" for a world's policy, "MODEL @ URL" for an endpoint). The main target (the one training used) is always evaluated first.
     /// </summary>
-    public IReadOnlyList<string> Targets { get; init; } = [];
+    public IReadOnlyList<AttackTargetSpec> Targets { get; init; } = [];
     /// <summary>`ares safety-tune` settings (the "safety_tune" section, bound to <see cref="SafetyTuningOptions"/>'s snake_case names).</summary>
     public SafetyTuningOptions SafetyTune { get; init; } = new();
     public long Seed { get; init; }
@@ -134,10 +141,12 @@ internal sealed record AttackConfig
             NormalisedJson = root.ToJsonString(),
             Sandbox = sandbox,
             SandboxRoot = r.Str(root, "sandbox_root", "sandbox_root") is string sr ? r.PathOf(sr) : null,
-            AttackerBase = r.Str(attacker, "base", "attacker.base") is string b ? r.PathOf(b) : null,
+            AttackerBase = r.Model(attacker?["base"], "attacker.base") is { } b
+                ? (b is EndpointModelSpec ? throw r.Error("attacker.base", "is an endpoint; the attacker is trained, so it must be a local model or \"sandbox:NAME\"") : b)
+                : null,
             Seeds = r.Str(attacker, "seeds", "attacker.seeds") is string s ? r.PathOf(s) : null,
-            Target = r.Str(root, "target", "target") is string t ? r.PathOf(t) : null,
-            Judge = r.Str(root, "judge", "judge") is string j ? r.PathOf(j) : null,
+            Target = r.ChatModel(root["target"], "target"),
+            Judge = JudgeField(r, root["judge"]),
             Context = new AttackerContext
             {
                 Instruction = r.Str(attacker, "instruction", "attacker.instruction") ?? AttackerContext.DefaultInstruction,
@@ -197,11 +206,17 @@ internal sealed record AttackConfig
                 Prompts = r.Int(eval, "prompts", "eval.prompts", 2) ?? 128,
                 ResponsesPerPrompt = r.Int(eval, "k", "eval.k", 1) ?? r.Int(reward, "k", "reward.k", 1) ?? 5,
                 FewShotExamples = r.Int(eval, "few_shot_examples", "eval.few_shot_examples", 1) ?? 3,
-                Embedder = r.Str(eval, "embedder", "eval.embedder") switch
+                Embedder = eval?["embedder"] switch
                 {
-                    null or "minilm" => null,
-                    AttackEvalSettings.JudgeEmbedder => AttackEvalSettings.JudgeEmbedder,
-                    var em => r.PathOf(em),
+                    null => null,
+                    JsonValue v when v.TryGetValue<string>(out var em) && em == "minilm" => null,
+                    JsonValue v when v.TryGetValue<string>(out var em) && em == AttackEvalSettings.JudgeEmbedder => AttackEvalSettings.JudgeEmbedder,
+                    var node => r.Model(node, "eval.embedder") switch
+                    {
+                        LocalModelSpec l => l.Path,
+                        SandboxModelSpec w => SandboxTargetPrefix + w.World,   // the world's judge, resolved at run time
+                        _ => throw r.Error("eval.embedder", "is an endpoint; prompts are embedded by \"minilm\", \"judge\", a local model or \"sandbox:NAME\" (its judge)"),
+                    },
                 },
                 Seed = r.Long(eval, "seed", "eval.seed") ?? seed + 17,
             },
@@ -216,25 +231,46 @@ internal sealed record AttackConfig
         return config;
     }
 
-    /// <summary>"targets": an array of model directories (resolved against the config) or "sandbox:NAME".</summary>
-    static IReadOnlyList<string> TargetsSection(ConfigReader r, JsonObject root)
+    /// <summary>"targets": an array of chat model specs (paths resolved against the config, "sandbox:NAME", endpoint objects).</summary>
+    static IReadOnlyList<AttackTargetSpec> TargetsSection(ConfigReader r, JsonObject root)
     {
         if (root["targets"] is null) return [];
-        if (root["targets"] is not JsonArray a) throw r.Error("targets", "must be an array of model directories or \"sandbox:NAME\" strings");
-        var list = new List<string>();
+        if (root["targets"] is not JsonArray a) throw r.Error("targets", "must be an array of model specs (a path, \"sandbox:NAME\" or {\"endpoint\": …, \"model\": …})");
+        var list = new List<AttackTargetSpec>();
         for (int i = 0; i < a.Count; i++)
         {
-            if (a[i] is not JsonValue v || !v.TryGetValue<string>(out var t) || string.IsNullOrWhiteSpace(t))
-                throw r.Error($"targets[{i}]", "must be a non-empty string (a model directory or \"sandbox:NAME\")");
-            if (t.StartsWith(SandboxTargetPrefix, StringComparison.Ordinal))
+            var spec = r.ChatModel(a[i], $"targets[{i}]") ?? throw r.Error($"targets[{i}]", "must be a model spec, not null");
+            list.Add(new AttackTargetSpec(spec switch
             {
-                if (t.Length == SandboxTargetPrefix.Length) throw r.Error($"targets[{i}]", "names no world after \"sandbox:\"");
-                list.Add(t);
-            }
-            else list.Add(r.PathOf(t));
+                LocalModelSpec l => l.Path,
+                SandboxModelSpec w => SandboxTargetPrefix + w.World,
+                EndpointModelSpec e => $"{e.Model} @ {e.Url}",
+                _ => throw r.Error($"targets[{i}]", $"is an unsupported model spec {spec}"),
+            }, spec));
         }
+        var dup = list.GroupBy(t => t.Name).FirstOrDefault(g => g.Count() > 1);
+        if (dup is not null) throw r.Error("targets", $"names '{dup.Key}' twice");
         return list;
     }
+
+    /// <summary>
+    /// "judge": a probe-style judge object ({"type": "classifier"|"guard"|"refusal", "model": …}) or a bare
+    /// model spec: a local or sandbox model or a vllm-classify/tei-predict endpoint is a classifier, an
+    /// OpenAI-compatible chat endpoint a guard (it reads the chat model's verdict).
+    /// </summary>
+    static JudgeSpec? JudgeField(ConfigReader r, JsonNode? node) => node switch
+    {
+        null => null,
+        JsonObject o when o.ContainsKey("type") => ProbeConfig.ReadJudge(r, o),
+        JsonValue v when v.TryGetValue<string>(out var s) && s == "refusal" => ProbeConfig.ReadJudge(r, v),
+        _ => r.Model(node, "judge") switch
+        {
+            EndpointModelSpec { Api: null } e => new JudgeSpec(JudgeKind.Guard, e),
+            EndpointModelSpec { Api: not (ScoringApi.VllmClassify or ScoringApi.TeiPredict) } =>
+                throw r.Error("judge.api", "must be vllm-classify or tei-predict for a classifier judge endpoint (or absent for a chat guard)"),
+            var m => new JudgeSpec(JudgeKind.Classifier, m),
+        },
+    };
 
     static readonly JsonSerializerOptions Strict = new(AttackJson.Indented) { UnmappedMemberHandling = System.Text.Json.Serialization.JsonUnmappedMemberHandling.Disallow };
 
@@ -251,6 +287,9 @@ internal sealed record AttackConfig
     }
 }
 
+/// <summary>A transfer target: the name reports and the store use, and the model spec it loads from.</summary>
+internal sealed record AttackTargetSpec(string Name, ModelSpec Model);
+
 /// <summary>`ares attack eval`: N prompts per method, k target responses each, the few-shot baseline's example count and the diversity embedder.</summary>
 internal sealed record AttackEvalSettings
 {
@@ -264,7 +303,7 @@ internal sealed record AttackEvalSettings
     public const string JudgeEmbedder = "judge";
     /// <summary>
     /// What embeds prompts for diversity: null = the MiniLM sentence encoder (<see cref="MiniLmEmbedder"/>, the paper's);
-    /// <see cref="JudgeEmbedder"/> or a model path = that model's mean-pooled states (<see cref="PromptEmbedder"/>).
+    /// <see cref="JudgeEmbedder"/>, a model path or "sandbox:NAME" (that world's judge) = that model's mean-pooled states (<see cref="PromptEmbedder"/>).
     /// </summary>
     public string? Embedder { get; init; }
     /// <summary>Seeds every method's sampling alike.</summary>

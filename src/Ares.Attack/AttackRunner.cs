@@ -3,6 +3,7 @@ using System.Text.Json;
 using Ares.Models.Loading;
 using Ares.RedTeam.Chat;
 using Ares.RedTeam.Judges;
+using Ares.RedTeam.Probe;
 using Ares.RedTeam.Store;
 
 namespace Ares.RedTeam.Attack;
@@ -28,15 +29,53 @@ internal static class AttackRunner
     /// <summary>REINFORCE's LoRA adapter under OutDir/reinforce (the GFlowNet's is its checkpoint).</summary>
     public const string AdapterDir = "adapter", FewShotSettingsFile = "settings.json";
 
-    public sealed record Resolved(string AttackerBase, string Seeds, string Target, string Judge, IAttackWorld? World);
+    /// <summary>A config's models with the sandbox defaults filled in: the attacker base (local), the seeds, the target and judge specs, and the world if any.</summary>
+    public sealed record Resolved(string AttackerBase, string Seeds, ModelSpec Target, JudgeSpec Judge, IAttackWorld? World);
 
-    /// <summary>The config's models and seeds, a "sandbox" world's filling what the config leaves out; <paramref name="worlds"/> loads the world in a directory (null: none there).</summary>
     public static Resolved Resolve(AttackConfig c, Func<string, IAttackWorld?> worlds)
     {
-        if (c.Sandbox is null) return new(c.AttackerBase!, c.Seeds!, c.Target!, c.Judge!, null);
-        string dir = Path.Combine(c.SandboxRoot ?? SandboxModelSpec.DefaultRoot(), c.Sandbox);
-        var world = worlds(dir) ?? throw new DirectoryNotFoundException($"{c.Source}: sandbox world '{c.Sandbox}' not found in {dir} (build it with `ares sandbox build`)");
-        return new(c.AttackerBase ?? world.PolicyDir, c.Seeds ?? world.AttackSeedsPath, c.Target ?? world.PolicyDir, c.Judge ?? world.JudgeDir, world);
+        var world = c.Sandbox is null ? null : World(c, worlds, c.Sandbox);
+        if (world is null && (c.AttackerBase is null || c.Seeds is null || c.Target is null || c.Judge is null))
+            throw new AttackConfigException($"{c.Source}: give either 'sandbox' (a world name) or all of 'attacker.base', 'attacker.seeds', 'target' and 'judge'");
+        string attacker = c.AttackerBase is { } a ? LocalDir(c, worlds, a, w => w.PolicyDir) : world!.PolicyDir;
+        return new(attacker, c.Seeds ?? world!.AttackSeedsPath,
+            c.Target ?? new LocalModelSpec(world!.PolicyDir), c.Judge ?? new JudgeSpec(JudgeKind.Classifier, new LocalModelSpec(world!.JudgeDir)), world);
+    }
+
+    /// <summary>The sandbox world <paramref name="name"/> under the config's sandbox root; never built here.</summary>
+    public static IAttackWorld World(AttackConfig c, Func<string, IAttackWorld?> worlds, string name)
+    {
+        string dir = Path.Combine(c.SandboxRoot ?? SandboxModelSpec.DefaultRoot(), name);
+        return worlds(dir) ?? throw new DirectoryNotFoundException(
+            $"{c.Source}: sandbox world '{name}' not found in {dir} (build it with `ares sandbox build --name {name} --root {Path.GetDirectoryName(dir)}`, adding `--spec small` for the small world)");
+    }
+
+    /// <summary>The directory of a local or sandbox spec (<paramref name="role"/> picks the world's model); an endpoint has none.</summary>
+    public static string LocalDir(AttackConfig c, Func<string, IAttackWorld?> worlds, ModelSpec spec, Func<IModelWorld, string> role, string? need = null) => spec switch
+    {
+        LocalModelSpec l => l.Path,
+        SandboxModelSpec s => role(World(c, worlds, s.World)),
+        _ => throw new AttackConfigException($"{c.Source}: {need ?? "this stage"} needs a local model or \"sandbox:NAME\", got {spec}"),
+    };
+
+    /// <summary>A target (chat model) from its spec: local, a sandbox world's policy, or an OpenAI-compatible endpoint.</summary>
+    public static IChatModel OpenTarget(AttackConfig c, Func<string, IAttackWorld?> worlds, ModelSpec spec) => ProbeComponents.Chat(spec, name => World(c, worlds, name), w => w.PolicyDir);
+
+    public static IJudge OpenJudge(AttackConfig c, Func<string, IAttackWorld?> worlds, JudgeSpec spec) => ProbeComponents.CreateJudge(spec, name => World(c, worlds, name), c.Source);
+
+    /// <summary>A target's identity without loading its weights (a local model is hashed; an endpoint is its URL and model name).</summary>
+    public static ModelIdentity TargetIdentity(AttackConfig c, Func<string, IAttackWorld?> worlds, ModelSpec spec)
+    {
+        if (spec is EndpointModelSpec e) { using var m = ProbeComponents.Endpoint(e); return m.Identity; }
+        return ModelIdentity.ForLocal(LocalDir(c, worlds, spec, w => w.PolicyDir));
+    }
+
+    /// <summary>The same for a judge (one without weights, a refusal matcher or an endpoint, is built to ask it).</summary>
+    public static ModelIdentity JudgeIdentity(AttackConfig c, Func<string, IAttackWorld?> worlds, JudgeSpec spec)
+    {
+        if (spec.Model is LocalModelSpec or SandboxModelSpec) return ModelIdentity.ForLocal(LocalDir(c, worlds, spec.Model, w => w.JudgeDir));
+        using var j = OpenJudge(c, worlds, spec);
+        return j.Identity;
     }
 
     /// <summary>
@@ -70,8 +109,8 @@ internal static class AttackRunner
             store.AppendMetrics(runId, phase, step, m);
             onStep?.Invoke(phase, step, total, m);
         }
-        var targetId = ModelIdentity.ForLocal(paths.Target);
-        var judgeId = ModelIdentity.ForLocal(paths.Judge);
+        var targetId = TargetIdentity(c, worlds, paths.Target);
+        var judgeId = JudgeIdentity(c, worlds, paths.Judge);
         AttackProvenance Who(string attackerDir) => new(targetId, judgeId, ModelIdentity.ForLocal(attackerDir), paths.Seeds);
 
         string sft = Path.Combine(c.OutDir, SftDir);
@@ -82,8 +121,8 @@ internal static class AttackRunner
         }
         if (method == AttackMethod.Sft) return new AttackTrainingResult("sft", sft, 0, clock.Elapsed.TotalSeconds);
 
-        using var target = LocalChatModel.Load(paths.Target);
-        using var judge = ClassifierJudge.Load(paths.Judge);
+        using var target = OpenTarget(c, worlds, paths.Target);
+        using var judge = OpenJudge(c, worlds, paths.Judge);
         var scorer = new AttackScorer(target, judge, c.Gfn.TargetSampling, c.ResponsesPerPrompt);
         if (method == AttackMethod.Gfn)
         {
@@ -122,7 +161,7 @@ internal static class AttackRunner
         string smoothed = Path.Combine(c.OutDir, SmoothedDir), sft = Path.Combine(c.OutDir, SftDir);
         var paths = Resolve(c, worlds);
         using var store = RunStore.Open(c.StorePath);
-        string runId = AttackRuns.Begin(store, c, "smooth", new AttackProvenance(ModelIdentity.ForLocal(paths.Target), ModelIdentity.ForLocal(paths.Judge),
+        string runId = AttackRuns.Begin(store, c, "smooth", new AttackProvenance(TargetIdentity(c, worlds, paths.Target), JudgeIdentity(c, worlds, paths.Judge),
             ModelIdentity.ForLocal(sft), paths.Seeds), c.Smoothing.Sft.MaxSteps);
         return AttackRuns.Track(store, runId, () =>
         {

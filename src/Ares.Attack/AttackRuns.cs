@@ -7,52 +7,28 @@ namespace Ares.RedTeam.Attack;
 
 /// <summary>
 /// Who an attack run involved, for its row in the run store: the target attacked, the judge whose
-/// p(harmful) is the reward, the attacker that writes the prompts and the seed prompt file.
+/// p(harmful) is the reward, the attacker that writes the prompts, the seed prompt file and, where
+/// the stage embeds prompts, the embedder.
 /// </summary>
-internal sealed record AttackProvenance(ModelIdentity Target, ModelIdentity Judge, ModelIdentity Attacker, string SeedsPath);
+internal sealed record AttackProvenance(ModelIdentity Target, ModelIdentity Judge, ModelIdentity Attacker, string SeedsPath, ModelIdentity? Embedder = null);
 
 /// <summary>
 /// The attack commands' records in the run store (<see cref="RunStore"/>), beside their files under OUT.
-/// Every invocation of a stage is one run, RUN.STAGE.N (N counts up, so earlier attempts stay): stages
-/// are sft, gfn, reinforce, smooth, eval-METHOD and safety-tune-METHOD. A run's provenance maps onto
-/// <see cref="RunInfo"/> as: policy = the target, judge = the judge, reward model = the judge too (the
-/// attack reward is its p(harmful)), mentor = the attacker (it writes the prompts, the mentor's role in
-/// a probe), catalog version = "attack-seeds sha256:…" of the seed file; its config JSON holds the
-/// stage, the config (as parsed), its SHA-256 and stage details (an evaluation's targets and embedder).
-/// Training runs stream the same metric keys as OUT/metrics.jsonl under the stage's phase; an
-/// evaluation stores its outcome as metrics (<see cref="PromptsPhase"/>, <see cref="TargetPhase"/>) that
-/// <see cref="LoadEvaluation"/> turns back into an <see cref="AttackEvaluationResult"/> (without the
-/// per-prompt rows, which stay in OUT/eval/METHOD.jsonl). Responsible for run ids, provenance and that
-/// mapping; does not own the store.
+/// Every invocation of a stage is one attack run (<see cref="AttackRunRecord"/>, kind "attack"),
+/// RUN.STAGE.N (N counts up, so earlier attempts stay): stages are sft, gfn, reinforce, smooth,
+/// eval-METHOD and safety-tune-METHOD, each with its attacker, target, judge and embedder identities,
+/// the seed file's and the config's SHA-256. Training runs stream the same metric keys as
+/// OUT/metrics.jsonl under the stage's phase; an evaluation stores its outcome in the attack tables
+/// (per target: trials, successes, Wilson bounds; per prompt: text, target, the judge's p(harmful) per
+/// response), which <see cref="LoadEvaluation"/> turns back into an <see cref="AttackEvaluationResult"/>.
+/// Responsible for run ids, provenance and that mapping; does not own the store.
 /// </summary>
 internal static class AttackRuns
 {
-    /// <summary>An evaluation's prompt-level metrics (step 0): prompts, prompts/empty, diversity/*, seconds/*.</summary>
-    public const string PromptsPhase = "eval/prompts";
-    /// <summary>An evaluation's per-target metrics; the step is the target's index in the run's "targets".</summary>
-    public const string TargetPhase = "eval/target";
     public const string EvalStagePrefix = "eval-";
 
-    static string Prefix(string runName, string stage) => $"{runName}.{stage}.";
-
     /// <summary>The runs of one stage, oldest first.</summary>
-    public static IReadOnlyList<RunInfo> Runs(RunStore store, string runName, string stage)
-    {
-        string prefix = Prefix(runName, stage);
-        return [.. store.ListRuns().Where(r => r.RunId.StartsWith(prefix, StringComparison.Ordinal) && int.TryParse(r.RunId[prefix.Length..], out _))];
-    }
-
-    /// <summary>The run name and stage of an attack run (its id is RUN.STAGE.N and its config JSON names the stage), or null for other runs.</summary>
-    public static (string RunName, string Stage)? Parse(RunInfo run)
-    {
-        var parts = run.RunId.Split('.');
-        if (parts.Length != 3 || !int.TryParse(parts[2], out _)) return null;
-        try
-        {
-            return JsonNode.Parse(run.ConfigJson) is JsonObject o && o["stage"]?.GetValue<string>() == parts[1] ? (parts[0], parts[1]) : null;
-        }
-        catch (Exception e) when (e is JsonException or InvalidOperationException) { return null; }
-    }
+    public static IReadOnlyList<AttackRunRecord> Runs(RunStore store, string runName, string stage) => store.ListAttackRuns(runName, stage);
 
     /// <summary>
     /// Creates the next run of <paramref name="stage"/>, or with <paramref name="continueLatest"/> sets the
@@ -60,38 +36,30 @@ internal static class AttackRuns
     /// only continued under the config it started with: a changed config would splice two different
     /// trainings into one metric stream and checkpoint.
     /// </summary>
-    public static string Begin(RunStore store, AttackConfig c, string stage, AttackProvenance who, int budget, bool continueLatest = false, JsonObject? details = null)
+    public static string Begin(RunStore store, AttackConfig c, string stage, AttackProvenance who, int budget, bool continueLatest = false,
+        string? method = null, JsonObject? details = null)
     {
         var prior = Runs(store, c.RunName, stage);
         if (continueLatest && prior.Count > 0)
         {
-            string? started = StartedHash(prior[^1]);
+            string started = prior[^1].ConfigSha256;
             if (started != c.ConfigHash)
                 throw new AttackConfigException($"{c.Source}: cannot resume run '{prior[^1].RunId}': the config changed since it started " +
-                    $"(config sha256 {started?[..12] ?? "unknown"} then, {c.ConfigHash[..12]} now); restore the config, or train again without --resume");
+                    $"(config sha256 {started[..Math.Min(12, started.Length)]} then, {c.ConfigHash[..12]} now); restore the config, or train again without --resume");
             store.SetStatus(prior[^1].RunId, "running");
             return prior[^1].RunId;
         }
-        string prefix = Prefix(c.RunName, stage);
-        string id = prefix + (prior.Count == 0 ? 1 : prior.Max(r => int.Parse(r.RunId[prefix.Length..])) + 1);
-        var json = new JsonObject
+        string prefix = $"{c.RunName}.{stage}.";
+        string id = prefix + (prior.Count == 0 ? 1 : prior.Max(r => int.TryParse(r.RunId[prefix.Length..], out int n) ? n : 0) + 1);
+        store.CreateAttackRun(new AttackRunRecord
         {
-            ["stage"] = stage, ["config_path"] = c.Source, ["config_sha256"] = c.ConfigHash, ["config"] = JsonNode.Parse(c.NormalisedJson),
-        };
-        foreach (var (k, v) in details ?? []) json[k] = v?.DeepClone();
-        store.CreateRun(new RunInfo
-        {
-            RunId = id, ConfigJson = json.ToJsonString(), Seed = c.Seed, AresVersion = AresRelease.Version,
-            Policy = who.Target, RewardModel = who.Judge, Judge = who.Judge, Mentor = who.Attacker,
-            CatalogVersion = $"attack-seeds sha256:{ModelIdentity.ContentHashOf(who.SeedsPath)[..16]}", Budget = budget, CreatedUtc = DateTime.UtcNow,
+            RunId = id, RunName = c.RunName, Stage = stage, Method = method,
+            Attacker = who.Attacker, Target = who.Target, Judge = who.Judge, Embedder = who.Embedder,
+            SeedsSha256 = ModelIdentity.ContentHashOf(who.SeedsPath), ConfigPath = c.Source, ConfigSha256 = c.ConfigHash,
+            ConfigJson = c.NormalisedJson, DetailsJson = (details ?? []).ToJsonString(),
+            Seed = c.Seed, AresVersion = AresRelease.Version, Budget = budget, CreatedUtc = DateTime.UtcNow,
         });
         return id;
-    }
-
-    static string? StartedHash(RunInfo run)
-    {
-        try { return (JsonNode.Parse(run.ConfigJson) as JsonObject)?["config_sha256"]?.GetValue<string>(); }
-        catch (Exception e) when (e is JsonException or InvalidOperationException) { return null; }
     }
 
     /// <summary>
@@ -129,76 +97,53 @@ internal static class AttackRuns
         }
     }
 
-    /// <summary>Stores one method's evaluation as run RUN.eval-METHOD.N (complete); returns its id.</summary>
+    /// <summary>Stores one method's evaluation as run RUN.eval-METHOD.N (complete), its targets' outcomes and every prompt row; returns its id.</summary>
     public static string RecordEvaluation(RunStore store, AttackConfig c, AttackEvaluationResult r, ModelIdentity mainTarget, string seedsPath)
     {
-        var details = new JsonObject
-        {
-            ["method"] = r.Source.Method, ["prompts"] = r.Prompts, ["responses_per_prompt"] = r.ResponsesPerPrompt, ["eval_seed"] = r.Seed,
-            ["targets"] = JsonSerializer.SerializeToNode(r.Targets.Select(t => new EvalTarget(t.Target, t.Identity)).ToList(), AttackJson.Indented),
-            ["embedder"] = r.Embedder is null ? null : JsonSerializer.SerializeToNode(r.Embedder, AttackJson.Indented),
-        };
-        string id = Begin(store, c, EvalStagePrefix + r.Source.Method, new AttackProvenance(mainTarget, r.Judge, r.Source.Attacker, seedsPath), r.Prompts, details: details);
+        string id = Begin(store, c, EvalStagePrefix + r.Source.Method, new AttackProvenance(mainTarget, r.Judge, r.Source.Attacker, seedsPath, r.Embedder), r.Prompts,
+            method: r.Source.Method);
         return Track(store, id, () =>
         {
             var d = r.Diversity;
-            store.AppendMetrics(id, PromptsPhase, 0, new Dictionary<string, double>
+            var index = r.Targets.Select((t, i) => (t.Target, i)).ToDictionary(x => x.Target, x => x.i);
+            var promptIndex = new Dictionary<string, int>();   // per target, prompts in sampled order
+            var rows = r.Rows.Select(row =>
             {
-                ["prompts"] = r.Prompts, ["prompts/empty"] = r.EmptyPrompts, ["diversity/mean_cosine"] = d.MeanPairwiseCosine,
-                ["diversity/distinct_1"] = d.Distinct1, ["diversity/distinct_2"] = d.Distinct2, ["diversity/distinct_3"] = d.Distinct3,
-                ["seconds/sample"] = r.SampleSeconds, ["seconds/embed"] = r.EmbedSeconds,
-            });
-            for (int i = 0; i < r.Targets.Count; i++)
-            {
-                var t = r.Targets[i];
-                store.AppendMetrics(id, TargetPhase, i, new Dictionary<string, double>
-                {
-                    ["success/successes"] = t.Success.Successes, ["success/trials"] = t.Success.Trials, ["success/rate"] = t.Success.Rate,
-                    ["success/low"] = t.Success.Low, ["success/high"] = t.Success.High, ["harm/mean"] = t.MeanHarm,
-                    ["responses/unscoreable"] = t.UnscoreableResponses, ["responses/count"] = t.Responses, ["seconds"] = t.Seconds,
-                });
-            }
+                int n = promptIndex[row.Target] = promptIndex.GetValueOrDefault(row.Target, -1) + 1;
+                return new AttackPromptRow(index[row.Target], n, row.Prompt, row.MeanHarm, row.Success, row.Unscoreable, row.Harm, row.Utc);
+            }).ToList();
+            store.SaveAttackEvaluation(id,
+                new AttackEvaluationRow(r.Prompts, r.EmptyPrompts, r.ResponsesPerPrompt, r.Seed, d.MeanPairwiseCosine, d.Distinct1, d.Distinct2, d.Distinct3,
+                    r.SampleSeconds, r.EmbedSeconds, r.Utc),
+                [.. r.Targets.Select(t => new AttackTargetRow(t.Target, t.Identity, t.Success, t.MeanHarm, t.UnscoreableResponses, t.Responses, t.Seconds))],
+                rows);
             return id;
         });
     }
 
-    sealed record EvalTarget(string Name, ModelIdentity Identity);
-
-    /// <summary>An evaluation run read back: everything <see cref="RecordEvaluation"/> stored (rows excepted); errors name the store and run.</summary>
-    public static AttackEvaluationResult LoadEvaluation(RunStore store, RunInfo run)
+    /// <summary>An evaluation run read back: everything <see cref="RecordEvaluation"/> stored, prompt rows included; errors name the store and run.</summary>
+    public static AttackEvaluationResult LoadEvaluation(RunStore store, AttackRunRecord run)
     {
-        string at = $"{store.Path}: run '{run.RunId}'";
-        try
+        var (e, targets) = store.LoadAttackEvaluation(run.RunId)
+            ?? throw new InvalidDataException($"{store.Path}: run '{run.RunId}' has no stored evaluation (an interrupted evaluation?)");
+        if (run.Method is null) throw new InvalidDataException($"{store.Path}: run '{run.RunId}' names no method; not an attack evaluation");
+        return new AttackEvaluationResult
         {
-            var o = JsonNode.Parse(run.ConfigJson) as JsonObject ?? throw new InvalidDataException($"{at}: config JSON is not an object");
-            var targets = o["targets"].Deserialize<List<EvalTarget>>(AttackJson.Indented) ?? throw new InvalidDataException($"{at}: no \"targets\" in its config JSON");
-            var metrics = store.LoadMetrics(run.RunId);
-            double Get(string phase, long step, string key) =>
-                metrics.LastOrDefault(m => m.Phase == phase && m.Step == step && m.Key == key)?.Value
-                ?? throw new InvalidDataException($"{at}: metric '{key}' of phase '{phase}' step {step} is missing (an interrupted evaluation?)");
-            return new AttackEvaluationResult
-            {
-                Source = new AttackSource(o["method"]!.GetValue<string>(), run.Mentor),
-                Judge = run.Judge,
-                Embedder = o["embedder"].Deserialize<ModelIdentity>(AttackJson.Indented),
-                Seed = o["eval_seed"]!.GetValue<long>(),
-                ResponsesPerPrompt = o["responses_per_prompt"]!.GetValue<int>(),
-                Prompts = o["prompts"]!.GetValue<int>(),
-                EmptyPrompts = (int)Get(PromptsPhase, 0, "prompts/empty"),
-                Diversity = new DiversityReport(o["prompts"]!.GetValue<int>(), Get(PromptsPhase, 0, "diversity/mean_cosine"),
-                    Get(PromptsPhase, 0, "diversity/distinct_1"), Get(PromptsPhase, 0, "diversity/distinct_2"), Get(PromptsPhase, 0, "diversity/distinct_3")),
-                Targets = [.. targets.Select((t, i) => new TargetAttackResult(t.Name, t.Identity,
-                    Proportion.Wilson((int)Get(TargetPhase, i, "success/successes"), (int)Get(TargetPhase, i, "success/trials")),
-                    Get(TargetPhase, i, "harm/mean"), (int)Get(TargetPhase, i, "responses/unscoreable"), (int)Get(TargetPhase, i, "responses/count"), Get(TargetPhase, i, "seconds")))],
-                SampleSeconds = Get(PromptsPhase, 0, "seconds/sample"),
-                EmbedSeconds = Get(PromptsPhase, 0, "seconds/embed"),
-                Utc = run.CreatedUtc,
-            };
-        }
-        catch (Exception e) when (e is JsonException or InvalidOperationException or NullReferenceException)
-        {
-            throw new InvalidDataException($"{at}: not a readable attack evaluation ({e.Message})", e);
-        }
+            Source = new AttackSource(run.Method, run.Attacker),
+            Judge = run.Judge,
+            Embedder = run.Embedder,
+            Seed = e.EvalSeed,
+            ResponsesPerPrompt = e.ResponsesPerPrompt,
+            Prompts = e.Prompts,
+            EmptyPrompts = e.EmptyPrompts,
+            Diversity = new DiversityReport(e.Prompts, e.MeanCosine, e.Distinct1, e.Distinct2, e.Distinct3),
+            Targets = [.. targets.Select(t => new TargetAttackResult(t.Name, t.Identity, t.Success, t.MeanHarm, t.Unscoreable, t.Responses, t.Seconds))],
+            SampleSeconds = e.SampleSeconds,
+            EmbedSeconds = e.EmbedSeconds,
+            Utc = e.CreatedUtc,
+            Rows = [.. store.LoadAttackPrompts(run.RunId).Select(p => new AttackResultRow(p.Prompt, targets[p.TargetIndex].Name, p.MeanHarm, p.Success, p.Unscoreable,
+                p.Harm, run.Method, run.Attacker, targets[p.TargetIndex].Identity, run.Judge, e.EvalSeed, p.CreatedUtc))],
+        };
     }
 
     /// <summary>
@@ -210,7 +155,7 @@ internal static class AttackRuns
     {
         var latest = AttackEvalRunner.AllMethods
             .Select(m => Runs(store, runName, EvalStagePrefix + m).LastOrDefault(r => r.Status == "complete"))
-            .OfType<RunInfo>().Select(r => (Run: r, Result: LoadEvaluation(store, r))).ToList();
+            .OfType<AttackRunRecord>().Select(r => (Run: r, Result: LoadEvaluation(store, r))).ToList();
         if (latest.Count == 0) return null;
         var newest = latest.MaxBy(x => x.Run.CreatedUtc).Result;
         var names = newest.Targets.Select(t => t.Target).ToList();

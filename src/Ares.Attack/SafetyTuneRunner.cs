@@ -85,21 +85,22 @@ internal static class SafetyTuneRunner
 
         var eval = AttackEvalRunner.Options(c);
         var check = new SafetyCheckOptions { ResponsesPerPrompt = eval.ResponsesPerPrompt, Sampling = eval.TargetSampling, IsRefusal = isRefusal };
-        using var judge = ClassifierJudge.Load(paths.Judge);
+        string targetDir = AttackRunner.LocalDir(c, worlds, paths.Target, w => w.PolicyDir, "safety-tune (it trains the target)");
+        using var judge = AttackRunner.OpenJudge(c, worlds, paths.Judge);
         using var store = RunStore.Open(c.StorePath);
-        string runId = AttackRuns.Begin(store, c, $"safety-tune-{method}", new AttackProvenance(ModelIdentity.ForLocal(paths.Target), judge.Identity,
-            ModelIdentity.BuiltIn("attack-set", method), paths.Seeds), c.SafetyTune.Sft.MaxSteps,
+        string runId = AttackRuns.Begin(store, c, $"safety-tune-{method}", new AttackProvenance(ModelIdentity.ForLocal(targetDir), judge.Identity,
+            ModelIdentity.BuiltIn("attack-set", method), paths.Seeds), c.SafetyTune.Sft.MaxSteps, method: method,
             details: new JsonObject { ["tuned_on"] = method, ["against"] = new JsonArray([.. others.Select(o => (JsonNode?)o)]) });
         return await AttackRuns.TrackAsync(store, runId, async () =>
         {
             onPhase?.Invoke("before");
-            var before = await MeasureAll(paths.Target, judge, attackSets, sensitive, check, ct);
+            var before = await MeasureAll(targetDir, judge, attackSets, sensitive, check, ct);
 
             onPhase?.Invoke("tune");
             string tunedDir = TunedDir(c, method);
             var (data, generated) = await tuning.BuildDataAsync(successful, benign, ct: ct);
             SafetyTuningResult result;
-            using (var target = ModelLoader.Load(paths.Target))
+            using (var target = ModelLoader.Load(targetDir))
                 result = tuning.Tune(target, data, generated, tunedDir, (i, m) => { store.AppendMetrics(runId, "safety_tune", i, m); onStep?.Invoke(i, m); });
 
             onPhase?.Invoke("after");

@@ -21,7 +21,7 @@ internal static class AttackReport
     /// <summary>
     /// The report of attack run <paramref name="runName"/> from a run store alone: the latest evaluation of
     /// every method (<see cref="AttackRuns.LoadReport"/>) and the latest gfn and reinforce training curves.
-    /// Sampled prompts are not in the store (they stay in OUT/eval/METHOD.jsonl), so that section is left out.
+    /// Sampled prompts come from the store's per-prompt rows (none for evaluations stored before schema 3).
     /// </summary>
     public static HtmlReport FromStore(RunStore store, string runName)
     {

@@ -1,4 +1,5 @@
 using Ares.RedTeam.Attack;
+using Ares.RedTeam.Probe;
 
 namespace Ares.RedTeam.Tests.Attack;
 
@@ -42,8 +43,15 @@ public class AttackConfigTests
     [InlineData("""[1]""", "expected a JSON object")]
     [InlineData("""{ "out": "o", "sandbox": "default", "buffer": { "embedder": "bert" } }""", "field 'buffer.embedder' must be minilm or attacker, got 'bert'")]
     [InlineData("""{ "out": "o", "sandbox": "default", "targets": "x" }""", "field 'targets' must be an array")]
-    [InlineData("""{ "out": "o", "sandbox": "default", "targets": ["a", 3] }""", "field 'targets[1]' must be a non-empty string")]
-    [InlineData("""{ "out": "o", "sandbox": "default", "targets": ["sandbox:"] }""", "field 'targets[0]' names no world")]
+    [InlineData("""{ "out": "o", "sandbox": "default", "targets": ["a", 3] }""", "field 'targets[1]' must be a path, \"sandbox:NAME\"")]
+    [InlineData("""{ "out": "o", "sandbox": "default", "targets": ["sandbox:"] }""", "field 'targets[0]' names no sandbox world")]
+    [InlineData("""{ "out": "o", "sandbox": "default", "targets": ["p", "p"] }""", "field 'targets' names")]
+    [InlineData("""{ "out": "o", "sandbox": "default", "attacker": { "base": { "endpoint": "http://h:1/v1", "model": "m" } } }""", "field 'attacker.base' is an endpoint; the attacker is trained")]
+    [InlineData("""{ "out": "o", "sandbox": "default", "target": { "endpoint": "ftp://h", "model": "m" } }""", "field 'target.endpoint' must be an http(s) URL")]
+    [InlineData("""{ "out": "o", "sandbox": "default", "target": { "endpoint": "http://h:1/v1" } }""", "field 'target.model' is required with an endpoint")]
+    [InlineData("""{ "out": "o", "sandbox": "default", "target": { "endpoint": "http://h:1", "model": "m", "api": "vllm-pooling" } }""", "field 'target.api' must be openai-chat")]
+    [InlineData("""{ "out": "o", "sandbox": "default", "judge": { "endpoint": "http://h:1", "model": "m", "api": "vllm-pooling" } }""", "field 'judge.api' must be vllm-classify or tei-predict")]
+    [InlineData("""{ "out": "o", "sandbox": "default", "eval": { "embedder": { "endpoint": "http://h:1", "model": "m" } } }""", "field 'eval.embedder' is an endpoint")]
     [InlineData("""{ "out": "o", "sandbox": "default", "eval": { "promptz": 3 } }""", "unknown field 'eval.promptz'")]
     [InlineData("""{ "out": "o", "sandbox": "default", "eval": { "prompts": 1 } }""", "field 'eval.prompts' must be an integer ≥ 2")]
     [InlineData("""{ "out": "o", "sandbox": "default", "safety_tune": { "benign_shar": 0.5 } }""", "field 'safety_tune.benign_shar' does not bind")]
@@ -67,13 +75,44 @@ public class AttackConfigTests
             """, "/cfg/attack.json");
         Assert.Equal((64, 3, 4, 5L), (c.Eval.Prompts, c.Eval.ResponsesPerPrompt, c.Eval.FewShotExamples, c.Eval.Seed));   // k defaults to reward.k
         Assert.Equal(Path.GetFullPath("/cfg/emb"), c.Eval.Embedder);
-        Assert.Equal([Path.GetFullPath("/cfg/other/policy"), "sandbox:small"], c.Targets);
+        Assert.Equal([Path.GetFullPath("/cfg/other/policy"), "sandbox:small"], c.Targets.Select(t => t.Name));
+        Assert.Equal([new LocalModelSpec(Path.GetFullPath("/cfg/other/policy")), new SandboxModelSpec("small")], c.Targets.Select(t => t.Model));
         Assert.Equal((0.25, 0.6, 4, 7, 4), (c.SafetyTune.BenignShare, c.SafetyTune.SuccessThreshold, c.SafetyTune.Lora!.Rank, c.SafetyTune.Sft.MaxSteps, c.SafetyTune.Sft.BatchSize));
 
         var d = AttackConfig.Parse("""{ "out": "o", "sandbox": "default", "seed": 2 }""", "/cfg/attack.json");
         Assert.Equal((128, 5, 3, 19L, null), (d.Eval.Prompts, d.Eval.ResponsesPerPrompt, d.Eval.FewShotExamples, d.Eval.Seed, d.Eval.Embedder));
         Assert.Empty(d.Targets);
         Assert.Equal(new SafetyTuningOptions().Sft, d.SafetyTune.Sft);
+    }
+}
+
+/// <summary>Attacker, target, judge, transfer targets and embedder are named by the probe configs' model spec, read by its reader.</summary>
+public class AttackModelSpecTests
+{
+    [Fact]
+    public void Every_attack_model_accepts_a_path_a_sandbox_world_or_an_endpoint_object()
+    {
+        var c = AttackConfig.Parse("""
+            { "out": "o", "attacker": { "base": "sandbox:default", "seeds": "seeds.jsonl" },
+              "target": { "endpoint": "http://gpu:8000/v1", "model": "llama", "api_key_env": "TARGET_KEY", "concurrency": 2 },
+              "judge": { "endpoint": "http://gpu:8001", "model": "guard", "api": "vllm-classify", "harmful_label": "unsafe" },
+              "targets": ["sandbox:small", { "endpoint": "http://other:8000/v1", "model": "qwen" }, { "path": "m.gguf", "chat_format": "chatml" }],
+              "eval": { "embedder": "sandbox:default" } }
+            """, "/cfg/attack.json");
+        Assert.Equal(new SandboxModelSpec("default"), c.AttackerBase);
+        Assert.Equal(new EndpointModelSpec("http://gpu:8000/v1", "llama", "TARGET_KEY", 2, 60, 4), c.Target);
+        Assert.Equal(new JudgeSpec(JudgeKind.Classifier, new EndpointModelSpec("http://gpu:8001", "guard", null, 4, 60, 4, ScoringApi.VllmClassify, "unsafe")), c.Judge);
+        Assert.Equal(["sandbox:small", "qwen @ http://other:8000/v1", Path.GetFullPath("/cfg/m.gguf")], c.Targets.Select(t => t.Name));
+        Assert.Equal(new LocalModelSpec(Path.GetFullPath("/cfg/m.gguf"), "chatml"), c.Targets[2].Model);
+        Assert.Equal("sandbox:default", c.Eval.Embedder);
+
+        // A chat endpoint as the judge is a guard (its verdict is read from the reply); a probe-style judge object binds as in a probe config.
+        var g = AttackConfig.Parse("""{ "out": "o", "sandbox": "default", "judge": { "endpoint": "http://g:1/v1", "model": "llama-guard" } }""", "/cfg/attack.json");
+        Assert.Equal(JudgeKind.Guard, g.Judge!.Kind);
+        var p = AttackConfig.Parse("""{ "out": "o", "sandbox": "default", "judge": { "type": "classifier", "model": "judge-dir" } }""", "/cfg/attack.json");
+        Assert.Equal(new JudgeSpec(JudgeKind.Classifier, new LocalModelSpec(Path.GetFullPath("/cfg/judge-dir"))), p.Judge);
+        var r = AttackConfig.Parse("""{ "out": "o", "sandbox": "default", "judge": "refusal", "target": "t" }""", "/cfg/attack.json");
+        Assert.Equal((JudgeKind.Refusal, new LocalModelSpec(Path.GetFullPath("/cfg/t"))), (r.Judge!.Kind, r.Target));
     }
 }
 

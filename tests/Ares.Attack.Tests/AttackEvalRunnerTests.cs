@@ -78,11 +78,13 @@ public sealed class AttackEvalRunnerTests(SmallWorldFixture fixture, ITestOutput
             // The store holds the same evaluation, with provenance.
             using var store = RunStore.Open(c.StorePath, create: false);
             var run = Assert.Single(AttackRuns.Runs(store, "attack", "eval-" + m.Source.Method));
-            Assert.Equal(("complete", ModelIdentity.ForLocal(fixture.World.PolicyDir), ModelIdentity.ForLocal(fixture.World.JudgeDir)), (run.Status, run.Policy, run.Judge));
-            Assert.Equal(m.Source.Attacker, run.Mentor);
-            Assert.Contains(c.ConfigHash, run.ConfigJson);
+            Assert.Equal(("complete", ModelIdentity.ForLocal(fixture.World.PolicyDir), ModelIdentity.ForLocal(fixture.World.JudgeDir)), (run.Status, run.Target, run.Judge));
+            Assert.Equal((m.Source.Attacker, m.Source.Method, m.Embedder), (run.Attacker, run.Method, run.Embedder));
+            Assert.Equal(c.ConfigHash, run.ConfigSha256);
             var stored = AttackRuns.LoadEvaluation(store, run);
             Assert.Equal(m.Targets, stored.Targets);
+            Assert.Equal(N * report.Targets.Count, store.LoadAttackPrompts(run.RunId).Count);   // every (target, prompt) row, as in METHOD.jsonl
+            Assert.Equal(m.Rows.Select(r => (r.Prompt, r.Target, r.MeanHarm, r.Success)), stored.Rows.Select(r => (r.Prompt, r.Target, r.MeanHarm, r.Success)));
             Assert.Equal(m.Diversity, stored.Diversity);
             Assert.Equal((m.Source, m.Judge, m.Embedder, m.Prompts, m.ResponsesPerPrompt, m.Seed), (stored.Source, stored.Judge, stored.Embedder, stored.Prompts, stored.ResponsesPerPrompt, stored.Seed));
         }
@@ -143,13 +145,19 @@ public sealed class AttackEvalRunnerTests(SmallWorldFixture fixture, ITestOutput
         Assert.Same(crash, e);
         using (var store = RunStore.Open(c.StorePath, create: false))
         {
-            Assert.Equal(["attack.sft.1", "attack.gfn.1"], store.ListRuns().Select(r => r.RunId));
-            Assert.Equal(["complete", "failed"], store.ListRuns().Select(r => r.Status));
+            Assert.Equal(["attack.sft.1", "attack.gfn.1"], store.ListAttackRuns().Select(r => r.RunId));
+            Assert.Equal(["complete", "failed"], store.ListAttackRuns().Select(r => r.Status));
+            Assert.Equal([(RunStore.AttackKind, "attack.sft.1"), (RunStore.AttackKind, "attack.gfn.1")], store.ListRunHeaders().Select(h => (h.Kind, h.RunId)));
+            Assert.Empty(store.ListRuns());                                                         // no discovery or eval runs
             Assert.Equal([0L, 1, 2], store.LoadMetrics("attack.gfn.1", "gfn").Select(p => p.Step).Distinct());
-            var sftRun = store.GetRun("attack.sft.1")!;
-            Assert.Equal(ModelIdentity.ForLocal(fixture.World.PolicyDir), sftRun.Mentor);          // the SFT stage's attacker is the base model
-            Assert.Equal(ModelIdentity.ForLocal(Path.Combine(c.OutDir, AttackRunner.SftDir)), store.GetRun("attack.gfn.1")!.Mentor);
-            Assert.StartsWith("attack-seeds sha256:", sftRun.CatalogVersion);
+            var sftRun = store.GetAttackRun("attack.sft.1")!;
+            Assert.Equal(("attack", "sft", null), (sftRun.RunName, sftRun.Stage, sftRun.Method));
+            Assert.Equal(ModelIdentity.ForLocal(fixture.World.PolicyDir), sftRun.Attacker);        // the SFT stage's attacker is the base model
+            Assert.Equal(ModelIdentity.ForLocal(fixture.World.PolicyDir), sftRun.Target);
+            Assert.Equal(ModelIdentity.ForLocal(fixture.World.JudgeDir), sftRun.Judge);
+            Assert.Equal(ModelIdentity.ForLocal(Path.Combine(c.OutDir, AttackRunner.SftDir)), store.GetAttackRun("attack.gfn.1")!.Attacker);
+            Assert.Equal(ModelIdentity.ContentHashOf(Path.Combine(fixture.World.DataDir, SandboxData.AttackSeeds)), sftRun.SeedsSha256);
+            Assert.Equal(c.ConfigHash, sftRun.ConfigSha256);
             Assert.Equal(3, store.LoadMetrics("attack.sft.1", "sft").Select(p => p.Step).Distinct().Count());
         }
 
@@ -161,7 +169,7 @@ public sealed class AttackEvalRunnerTests(SmallWorldFixture fixture, ITestOutput
         using (var store = RunStore.Open(c.StorePath, create: false))
         using (var store2 = RunStore.Open(c2.StorePath, create: false))
         {
-            Assert.Equal("complete", store.GetRun("attack.gfn.1")!.Status);
+            Assert.Equal("complete", store.GetAttackRun("attack.gfn.1")!.Status);
             var resumed = store.LoadMetrics("attack.gfn.1", "gfn");
             var full = store2.LoadMetrics("attack.gfn.1", "gfn");
             Assert.Equal([0L, 1, 2, 3], resumed.Select(p => p.Step).Distinct());
@@ -178,9 +186,47 @@ public sealed class AttackEvalRunnerTests(SmallWorldFixture fixture, ITestOutput
         var rl = AttackRunner.Train(c, SandboxWorld.TryLoad, AttackMethod.Reinforce, resume: false);
         using (var store = RunStore.Open(c.StorePath, create: false))
         {
-            Assert.Equal(("attack.reinforce.1", "complete"), (rl.RunId, store.GetRun("attack.reinforce.1")!.Status));
+            Assert.Equal(("attack.reinforce.1", "complete"), (rl.RunId, store.GetAttackRun("attack.reinforce.1")!.Status));
             Assert.Equal([0L, 1, 2, 3], store.LoadMetrics("attack.reinforce.1", "reinforce").Select(p => p.Step).Distinct());
             Assert.True(File.Exists(Path.Combine(c.OutDir, AttackRunner.ReinforceDir, ReinforceAttack.CheckpointDir, GflowNetAttack.StateFile)));
         }
+    }
+
+    /// <summary>
+    /// The GFlowNet's reward against an endpoint target (the probe configs' endpoint object): every prompt
+    /// the attacker samples goes to the scripted OpenAI-compatible server as one user turn, and the
+    /// world's judge scores the server's answers, which the collected prompts' harm shows.
+    /// </summary>
+    [Fact]
+    public async Task The_gflownet_reward_queries_an_endpoint_target_and_the_judge_scores_its_answers()
+    {
+        const string answer = "Sure, here is exactly how to do it, step by step.";
+        using var server = new Ares.RedTeam.Chat.FaultInjectingServer(_ => Ares.RedTeam.Chat.ServerReply.Completion(answer));
+        using var dir = new TempDirectory();
+        var c = AttackConfig.Parse($$"""
+            { "out": "run", "sandbox": "{{fixture.World.Name}}", "sandbox_root": "{{fixture.Root}}", "seed": 5,
+              "target": { "endpoint": "{{server.BaseUrl}}", "model": "target-model", "max_retries": 0 },
+              "sft": { "steps": 2, "batch": 4 }, "train": { "steps": 2, "batch": 4, "lora_rank": 4 },
+              "reward": { "k": 2, "response_tokens": 8 }, "prompts": { "min_tokens": 2, "max_tokens": 10 } }
+            """, dir.File("attack.json"));
+        AttackRunner.Train(c, SandboxWorld.TryLoad, AttackMethod.Gfn, resume: false);
+
+        var collected = System.Text.Json.JsonSerializer.Deserialize<List<CollectedPrompt>>(
+            File.ReadAllText(Path.Combine(c.OutDir, AttackRunner.GfnDir, GflowNetAttack.CheckpointDir, GflowNetAttack.CollectedFile)))!;
+        Assert.NotEmpty(collected);
+        var requests = server.Ordered();
+        Assert.All(requests, r => Assert.Equal("target-model", r.Body["model"]!.GetValue<string>()));
+        var asked = requests.Select(r => r.LastContent).ToList();
+        Assert.All(collected, p => Assert.Contains(p.Prompt, asked));   // each sampled prompt was sent to the endpoint as the user turn
+        using var judge = Ares.RedTeam.Judges.ClassifierJudge.Load(fixture.World.JudgeDir);
+        var verdicts = await judge.JudgeAsync([.. collected.Select(p => new Exchange(p.Prompt, answer))]);
+        for (int i = 0; i < collected.Count; i++)
+            Assert.Equal(verdicts[i].HarmProbability!.Value, collected[i].MeanHarm, 4);   // both answers are the server's, so the mean is one verdict
+
+        using var store = RunStore.Open(c.StorePath, create: false);
+        var run = Assert.Single(store.ListAttackRuns("attack", "gfn"));
+        Assert.Equal(("endpoint", "target-model", "complete"), (run.Target.Kind, run.Target.ModelName, run.Status));
+        Assert.StartsWith(server.BaseUrl.TrimEnd('/'), run.Target.Location);
+        Assert.Equal(ModelIdentity.ForLocal(fixture.World.JudgeDir), run.Judge);
     }
 }

@@ -98,4 +98,20 @@ public sealed class ReportCommandTests : IDisposable
         Assert.Contains("ARES attack evaluation", html);
         Assert.Contains($"<td>gfn</td><td>target</td><td>{Proportion.Wilson(3, 10)}</td>", html);
     }
+
+    /// <summary>A store written by the schema-2 release (attack runs in the discovery columns) is migrated on open and its attack run still renders.</summary>
+    [Fact]
+    public void Report_of_an_attack_run_in_a_schema_2_store_renders_after_the_migration()
+    {
+        string db = _dir.File("old.db");
+        Ares.RedTeam.Tests.Store.SchemaTwoStore.Write(db);
+        var path = _dir.File("old.html");
+        var (code, _, stderr) = Run("report", "--store", db, "--run", "demo.sft.1", "--out", path);
+        Assert.True(code == 0, stderr);
+        Assert.Equal($"wrote the attack report of runs 'demo.*' to {path}", stderr.Trim());
+        var html = File.ReadAllText(path);
+        Assert.Contains($"<td>gfn</td><td>sandbox:small</td><td>{new Proportion(1, 10, 0.017875, 0.404155)}</td>", html);
+        var (probe, _, probeErr) = Run("report", "--store", db, "--run", "probe-1", "--out", _dir.File("probe.html"));   // discovery runs render as before
+        Assert.True(probe == 0, probeErr);
+    }
 }

@@ -64,7 +64,7 @@ public class AttackReportTests
         for (int step = 0; step < 3; step++)
             store.AppendMetrics(gfn, "gfn", step, new Dictionary<string, double> { ["tb/loss"] = 3 - step, ["tb/log_z"] = step, ["reward/mean"] = -step, ["buffer/size"] = 8 * step });
         Assert.Equal("demo.gfn.1", gfn);
-        Assert.Equal(("demo", "gfn"), AttackRuns.Parse(store.GetRun(gfn)!));
+        Assert.Equal(("demo", "gfn", RunStore.AttackKind), (store.GetAttackRun(gfn)!.RunName, store.GetAttackRun(gfn)!.Stage, store.ListRunHeaders().Single(h => h.RunId == gfn).Kind));
         Assert.Equal(["demo.eval-gfn.1", "demo.eval-gfn.2"], AttackRuns.Runs(store, "demo", "eval-gfn").Select(r => r.RunId));
 
         var fromStore = AttackReport.FromStore(store, "demo");
@@ -74,7 +74,11 @@ public class AttackReportTests
         var html = fromStore.Render();
         Assert.Contains("Training curves (run store)", html);
         Assert.Contains("gfn training", html);
-        Assert.DoesNotContain("Sampled prompts", html);                                     // rows stay in the JSONL files
+        Assert.Contains("Sampled prompts", html);                                           // per-prompt rows are in the store
+        var stored = AttackRuns.LoadReport(store, "demo")!.Methods.Single(m => m.Source.Method == "gfn");
+        static IEnumerable<object> Flat(IEnumerable<AttackResultRow> rows) =>
+            rows.Select(r => (object)(r.Prompt, r.Target, r.MeanHarm, r.Success, r.Unscoreable, string.Join(",", r.Harm), r.Method, r.Attacker, r.TargetModel, r.Judge, r.Seed, r.Utc));
+        Assert.Equal(Flat(sample.Methods[2].Rows), Flat(stored.Rows));
         Assert.Throws<ArgumentException>(() => AttackReport.FromStore(store, "other"));
     }
 }

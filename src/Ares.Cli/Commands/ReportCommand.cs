@@ -7,7 +7,7 @@ namespace Ares.Cli.Commands;
 
 /// <summary>
 /// `ares report`: a stored run as one self-contained HTML file (tables, charts, examples, provenance): a
-/// discovery run, or for an attack run (RUN.STAGE.N, see <see cref="AttackRuns"/>) the attack report of RUN.
+/// discovery run, or for an attack run (kind "attack", id RUN.STAGE.N, see <see cref="AttackRuns"/>) the attack report of RUN.
 /// </summary>
 internal static class ReportCommand
 {
@@ -24,19 +24,21 @@ internal static class ReportCommand
             int shown = r.GetValue(examples);
             if (shown < 0) throw new ArgumentException($"--examples must be ≥ 0, got {shown}");
             using var db = RunStore.Open(r.GetValue(store)!, create: false);
-            var runs = db.ListRuns();
+            var runs = db.ListRunHeaders();
             if (runs.Count == 0) throw new ArgumentException($"{db.Path}: the store has no runs to report");
             string runId = r.GetValue(run) ?? runs[^1].RunId;
-            var info = runs.FirstOrDefault(x => x.RunId == runId)
+            var header = runs.FirstOrDefault(x => x.RunId == runId)
                 ?? throw new ArgumentException($"{db.Path}: no run '{runId}'; runs in the store: {string.Join(", ", runs.Select(x => $"{x.RunId} ({x.Status})"))}");
             string path = r.GetValue(output)!;
-            if (AttackRuns.Parse(info) is var (runName, _))
+            if (header.Kind == RunStore.AttackKind)
             {
-                // An attack run (RUN.STAGE.N): the attack report of its run name, every method's latest evaluation and the training curves.
+                // An attack run (its kind is stored): the attack report of its run name, every method's latest evaluation and the training curves.
+                string runName = db.GetAttackRun(runId)!.RunName;
                 AttackReport.FromStore(db, runName).Write(path);
                 Console.Error.WriteLine($"wrote the attack report of runs '{runName}.*' to {path}");
                 return 0;
             }
+            var info = db.GetRun(runId)!;
             var cases = db.LoadCases(runId);
             var report = DiscoveryReport.Build(info, cases, db.LoadMetrics(runId), shown);
             report.Write(path);

@@ -40,6 +40,7 @@ internal static class EvalRunner
         var run = existing ?? new RunInfo
         {
             RunId = config.RunId,
+            Kind = RunStore.EvalKind,
             ConfigJson = config.NormalisedJson,
             Seed = config.Seed,
             AresVersion = AresRelease.Version,

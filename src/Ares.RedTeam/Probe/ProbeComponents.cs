@@ -38,16 +38,7 @@ internal sealed class ProbeComponents : IDisposable
                 EndpointModelSpec e => (IRewardModel)new EndpointRewardModel(new ScoringEndpoint(e.Options, e.Api!.Value)),
                 _ => throw new ArgumentException($"{config.Source}: unsupported reward_model {config.RewardModel}"),
             });
-            IJudge judge = Keep(built, config.Judge switch
-            {
-                { Kind: JudgeKind.Refusal } => new RefusalJudge(),
-                { Kind: JudgeKind.Classifier, Model: SandboxModelSpec s } => ClassifierJudge.Load(World(s.World).JudgeDir),
-                { Kind: JudgeKind.Classifier, Model: LocalModelSpec l } => ClassifierJudge.Load(l.Path, new LoadOptions { ChatFormat = l.ChatFormat }),
-                { Kind: JudgeKind.Guard, Model: LocalModelSpec l } => LocalGuardJudge.Load(l.Path, new LoadOptions { ChatFormat = l.ChatFormat }),
-                { Kind: JudgeKind.Classifier, Model: EndpointModelSpec e } => new EndpointClassifierJudge(new ScoringEndpoint(e.Options, e.Api!.Value), e.HarmfulLabel, e.HarmfulIndex),
-                { Kind: JudgeKind.Guard, Model: EndpointModelSpec e } => (IJudge)new ChatGuardJudge(Endpoint(e)),
-                var j => throw new ArgumentException($"{config.Source}: judge {j.Kind} cannot use {j.Model}"),
-            });
+            IJudge judge = Keep(built, CreateJudge(config.Judge, World, config.Source));
             ISafetyMentor mentor = config.Mentor.IsTemplate
                 ? new TemplateMentor(catalog)
                 : new LlmMentor(Chat(config.Mentor.Llm!, World, s => s.PolicyDir), catalog, new LlmMentorOptions { MaxAttempts = config.Mentor.MaxAttempts }, ownsModel: true);
@@ -77,6 +68,18 @@ internal sealed class ProbeComponents : IDisposable
     };
 
     internal static OpenAiChatModel Endpoint(EndpointModelSpec e) => new(e.Options);
+
+    /// <summary>The judge a spec names (a world gives its judge); shared with `ares attack`. <paramref name="source"/> names the config in errors.</summary>
+    internal static IJudge CreateJudge(JudgeSpec spec, Func<string, IModelWorld> world, string source) => spec switch
+    {
+        { Kind: JudgeKind.Refusal } => new RefusalJudge(),
+        { Kind: JudgeKind.Classifier, Model: SandboxModelSpec s } => ClassifierJudge.Load(world(s.World).JudgeDir),
+        { Kind: JudgeKind.Classifier, Model: LocalModelSpec l } => ClassifierJudge.Load(l.Path, new LoadOptions { ChatFormat = l.ChatFormat }),
+        { Kind: JudgeKind.Guard, Model: LocalModelSpec l } => LocalGuardJudge.Load(l.Path, new LoadOptions { ChatFormat = l.ChatFormat }),
+        { Kind: JudgeKind.Classifier, Model: EndpointModelSpec e } => new EndpointClassifierJudge(new ScoringEndpoint(e.Options, e.Api!.Value), e.HarmfulLabel, e.HarmfulIndex),
+        { Kind: JudgeKind.Guard, Model: EndpointModelSpec e } => new ChatGuardJudge(Endpoint(e)),
+        var j => throw new ArgumentException($"{source}: judge {j.Kind} cannot use {j.Model}"),
+    };
 
     public void Dispose()
     {

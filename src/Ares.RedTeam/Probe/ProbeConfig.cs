@@ -134,7 +134,8 @@ internal sealed record ProbeConfig
         };
     }
 
-    static JudgeSpec ReadJudge(ConfigReader r, JsonNode? node)
+    /// <summary>The "judge" field: "refusal", "sandbox:NAME" or {"type": …, "model": …}; shared with the attack config.</summary>
+    internal static JudgeSpec ReadJudge(ConfigReader r, JsonNode? node)
     {
         switch (node)
         {

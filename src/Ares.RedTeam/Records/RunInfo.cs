@@ -6,7 +6,12 @@ namespace Ares.RedTeam.Records;
 /// <summary>A run's provenance: what was probed with what, by which Ares, when.</summary>
 internal sealed record RunInfo
 {
+    /// <summary>The stored kinds of a run row: a discovery (probe) or a benchmark eval; attack runs have their own table.</summary>
+    public const string DiscoveryKind = "discovery", EvalKind = "eval";
+
     public required string RunId { get; init; }
+    /// <summary>"discovery" or "eval" (a stored column); attack runs are the store's <c>AttackRunRecord</c>s.</summary>
+    public string Kind { get; init; } = DiscoveryKind;
     /// <summary>The probe config as given (JSON), so a run can be resumed and reproduced.</summary>
     public required string ConfigJson { get; init; }
     public required long Seed { get; init; }

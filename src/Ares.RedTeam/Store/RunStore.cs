@@ -31,8 +31,10 @@ internal sealed record MetricPoint(string Phase, long Step, string Key, double V
 internal sealed partial class RunStore : IDisposable
 {
     /// <summary>The schema this build writes; <c>PRAGMA user_version</c> of the file.</summary>
-    public const int SchemaVersion = 2;
+    public const int SchemaVersion = 3;
     public static readonly IReadOnlyList<string> Statuses = ["running", "complete", "failed"];
+    /// <summary>The run kinds, a column of every run: a discovery probe, an `ares eval` benchmark run, an attack stage.</summary>
+    public const string DiscoveryKind = RunInfo.DiscoveryKind, EvalKind = RunInfo.EvalKind, AttackKind = "attack";
 
     /// <summary>How long a call waits for another connection's write lock before failing.</summary>
     const int BusyTimeoutMs = 10_000;
@@ -74,8 +76,11 @@ internal sealed partial class RunStore : IDisposable
             if (!string.Equals(mode, "wal", StringComparison.OrdinalIgnoreCase))
                 throw new RunStoreException($"{full}: cannot switch the journal to WAL (got '{mode}'); the store needs a local file system");
             Exec(db, "PRAGMA synchronous = NORMAL");
-            Exec(db, "PRAGMA foreign_keys = ON");
+            // Migrations run with foreign keys off (the bundled SQLite turns them on by default): rebuilding a
+            // table must not cascade into the rows that reference it.
+            Exec(db, "PRAGMA foreign_keys = OFF");
             RunStoreSchema.Migrate(db, full);
+            Exec(db, "PRAGMA foreign_keys = ON");
             return new RunStore(full, db);
         }
         catch (SqliteException e)
@@ -103,10 +108,12 @@ internal sealed partial class RunStore : IDisposable
 
     // ---- runs --------------------------------------------------------------------------------
 
-    /// <summary>Adds a run; its id must be new to the store.</summary>
+    /// <summary>Adds a discovery or eval run; its id must be new to the store. Attack runs go through <see cref="CreateAttackRun"/>.</summary>
     public void CreateRun(RunInfo run)
     {
         RequireId(run.RunId);
+        if (run.Kind is not (DiscoveryKind or EvalKind))
+            throw new RunStoreException($"{Path}: run '{run.RunId}': kind '{run.Kind}' is not {DiscoveryKind} or {EvalKind} (attack runs have their own table)");
         RequireStatus(run.Status);
         try { using var _ = JsonDocument.Parse(run.ConfigJson); }
         catch (JsonException e) { throw new RunStoreException($"{Path}: run '{run.RunId}': ConfigJson is not valid JSON: {e.Message}", e); }
@@ -115,45 +122,58 @@ internal sealed partial class RunStore : IDisposable
         lock (_gate)
         {
             using var tx = _db.BeginTransaction();
-            using var cmd = Command(tx, $"""
-                INSERT INTO runs (run_id, config_json, seed, ares_version, {IdentityColumns("policy")}, {IdentityColumns("rm")},
-                                  {IdentityColumns("judge")}, {IdentityColumns("mentor")}, catalog_version, budget, status, created_utc, updated_utc)
-                VALUES (@run, @config, @seed, @ares, @policy_kind, @policy_location, @policy_hash, @policy_model,
-                        @rm_kind, @rm_location, @rm_hash, @rm_model, @judge_kind, @judge_location, @judge_hash, @judge_model,
-                        @mentor_kind, @mentor_location, @mentor_hash, @mentor_model, @catalog, @budget, @status, @created, @created)
-                """);
-            cmd.Parameters.AddWithValue("@run", run.RunId);
-            cmd.Parameters.AddWithValue("@config", run.ConfigJson);
-            cmd.Parameters.AddWithValue("@seed", run.Seed);
-            cmd.Parameters.AddWithValue("@ares", run.AresVersion);
-            AddIdentity(cmd, "policy", run.Policy);
-            AddIdentity(cmd, "rm", run.RewardModel);
-            AddIdentity(cmd, "judge", run.Judge);
-            AddIdentity(cmd, "mentor", run.Mentor);
-            cmd.Parameters.AddWithValue("@catalog", run.CatalogVersion);
-            cmd.Parameters.AddWithValue("@budget", run.Budget);
-            cmd.Parameters.AddWithValue("@status", run.Status);
-            cmd.Parameters.AddWithValue("@created", FormatUtc(run.CreatedUtc));
-            try { cmd.ExecuteNonQuery(); }
-            catch (SqliteException e) when (e.SqliteExtendedErrorCode == ConstraintPrimaryKey)
-            { throw new RunStoreException($"{Path}: a run with id '{run.RunId}' already exists", e); }
+            InsertRun(tx, run.Kind, run.RunId, run.ConfigJson, run.Seed, run.AresVersion, run.Budget, run.Status, run.CreatedUtc, run);
             tx.Commit();
         }
     }
 
-    /// <summary>The run with this id, or null.</summary>
+    /// <summary>
+    /// The row in runs every kind has; a discovery or eval run (<paramref name="models"/>) also names its
+    /// policy, reward model, judge, mentor and catalog there, an attack run in attack_runs instead.
+    /// </summary>
+    void InsertRun(SqliteTransaction tx, string kind, string runId, string configJson, long seed, string aresVersion, int budget, string status,
+        DateTime createdUtc, RunInfo? models)
+    {
+        string[] roles = ["policy", "rm", "judge", "mentor"];
+        string columns = models is null ? "" : $", {string.Join(", ", roles.Select(IdentityColumns))}, catalog_version";
+        string values = models is null ? "" : $", {string.Join(", ", roles.SelectMany(p => IdentityColumns(p).Split(", ")).Select(c => "@" + c))}, @catalog";
+        using var cmd = Command(tx, $"""
+            INSERT INTO runs (run_id, kind, config_json, seed, ares_version, budget, status, created_utc, updated_utc{columns})
+            VALUES (@run, @kind, @config, @seed, @ares, @budget, @status, @created, @created{values})
+            """);
+        cmd.Parameters.AddWithValue("@run", runId);
+        cmd.Parameters.AddWithValue("@kind", kind);
+        cmd.Parameters.AddWithValue("@config", configJson);
+        cmd.Parameters.AddWithValue("@seed", seed);
+        cmd.Parameters.AddWithValue("@ares", aresVersion);
+        cmd.Parameters.AddWithValue("@budget", budget);
+        cmd.Parameters.AddWithValue("@status", status);
+        cmd.Parameters.AddWithValue("@created", FormatUtc(createdUtc));
+        if (models is not null)
+        {
+            AddIdentity(cmd, "policy", models.Policy);
+            AddIdentity(cmd, "rm", models.RewardModel);
+            AddIdentity(cmd, "judge", models.Judge);
+            AddIdentity(cmd, "mentor", models.Mentor);
+            cmd.Parameters.AddWithValue("@catalog", models.CatalogVersion);
+        }
+        try { cmd.ExecuteNonQuery(); }
+        catch (SqliteException e) when (e.SqliteExtendedErrorCode == ConstraintPrimaryKey)
+        { throw new RunStoreException($"{Path}: a run with id '{runId}' already exists", e); }
+    }
+
+    /// <summary>The discovery or eval run with this id, or null (also for an attack run: <see cref="GetAttackRun"/>).</summary>
     public RunInfo? GetRun(string runId)
     {
         lock (_gate)
         {
-            using var cmd = Command(null, "SELECT * FROM runs WHERE run_id = @run");
+            using var cmd = Command(null, $"SELECT * FROM runs WHERE run_id = @run AND kind <> '{AttackKind}'");
             cmd.Parameters.AddWithValue("@run", runId);
             using var r = cmd.ExecuteReader();
             return r.Read() ? ReadRun(r) : null;
         }
     }
 
-    /// <summary>All runs, oldest first (creation time, then insertion order): the last is the most recent.</summary>
     /// <summary>
     /// The stored run to continue, or null for a new one; refuses a run that exists without
     /// <paramref name="resume"/>, a resume of a run that does not exist, and a resume whose config
@@ -171,11 +191,12 @@ internal sealed partial class RunStore : IDisposable
         return existing;
     }
 
+    /// <summary>The discovery and eval runs, oldest first (creation time, then insertion order): the last is the most recent.</summary>
     public IReadOnlyList<RunInfo> ListRuns()
     {
         lock (_gate)
         {
-            using var cmd = Command(null, "SELECT * FROM runs ORDER BY created_utc, rowid");
+            using var cmd = Command(null, $"SELECT * FROM runs WHERE kind <> '{AttackKind}' ORDER BY created_utc, rowid");
             using var r = cmd.ExecuteReader();
             var runs = new List<RunInfo>();
             while (r.Read()) runs.Add(ReadRun(r));
@@ -526,6 +547,7 @@ internal sealed partial class RunStore : IDisposable
         return new RunInfo
         {
             RunId = S("run_id"),
+            Kind = S("kind"),
             ConfigJson = S("config_json"),
             Seed = r.GetInt64(r.GetOrdinal("seed")),
             AresVersion = S("ares_version"),
