@@ -1,6 +1,7 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using Ares.Models.Lora;
+using Ares.RedTeam.Benchmarks;
 using Ares.RedTeam.Probe;
 
 namespace Ares.RedTeam.Repair;
@@ -32,6 +33,19 @@ internal sealed record RepairRoundsConfig
     public string? RetentionPairsPath { get; init; }
     public RewardRepairConfig Reward { get; init; } = SandboxRepairDefaults.Reward;
     public PolicyRepairConfig Policy { get; init; } = SandboxRepairDefaults.Policy;
+    /// <summary>
+    /// Checkpoint-selection validation sizes: training attack prompts (seeded pick of those found so far) and
+    /// benign lookalikes held out of the training mix. Selection runs when the policy is a sandbox world (its
+    /// corpus gives the lookalikes) or <see cref="LookalikePromptsPath"/> is given; otherwise it is off, and the run says so.
+    /// </summary>
+    public int ValidationAttacks { get; init; } = 64;
+    public int ValidationLookalikes { get; init; } = 64;
+    /// <summary>JSONL of benign prompts that look like attacks ({"prompt": …}); a seeded pick of them validates checkpoints and is kept out of the benign training prompts.</summary>
+    public string? LookalikePromptsPath { get; init; }
+    /// <summary>Re-evaluate on the sandbox world's held-out sets before the first and after the last round (default on for a sandbox world).</summary>
+    public bool HeldOutEvaluation { get; init; }
+    /// <summary>A benchmark eval of the policy before the first and after the last round (runs RUN.eval-before, RUN.eval-after in the store); null = none.</summary>
+    public EvalConfig? Eval { get; init; }
     /// <summary>The config as written, normalised: saved in the out folder and compared on --resume.</summary>
     public required string NormalisedJson { get; init; }
 
@@ -51,7 +65,8 @@ internal sealed record RepairRoundsConfig
         }
         catch (JsonException e) { throw new ProbeConfigException($"{source}: not valid JSON ({e.Message})"); }
         var r = new ConfigReader(source, Path.GetDirectoryName(Path.GetFullPath(source))!, m => new ProbeConfigException(m));
-        r.Known(root, "", "probe", "out", "rounds", "min_relative_drop", "held_out_tactic", "benign_prompts", "retention_pairs", "reward", "policy");
+        r.Known(root, "", "probe", "out", "rounds", "min_relative_drop", "held_out_tactic", "benign_prompts", "retention_pairs", "reward", "policy",
+            "validation", "held_out_eval", "eval");
 
         var probePath = r.PathOf(r.Str(root, "probe", "probe") ?? throw r.Error("probe", "is required (the probe config that names the models, judge and discovery budget)"));
         if (!File.Exists(probePath)) throw r.Error("probe", $"names '{probePath}', which does not exist");
@@ -113,6 +128,14 @@ internal sealed record RepairRoundsConfig
             var full = r.PathOf(p);
             return File.Exists(full) ? full : throw r.Error(key, $"names '{full}', which does not exist");
         }
+        var validation = r.Obj(root, "validation");
+        r.Known(validation, "validation.", "attacks", "lookalikes", "lookalike_prompts");
+        string? lookalikes = r.Str(validation, "lookalike_prompts", "validation.lookalike_prompts") is string lp ? r.PathOf(lp) : null;
+        if (lookalikes is not null && !File.Exists(lookalikes)) throw r.Error("validation.lookalike_prompts", $"names '{lookalikes}', which does not exist");
+        bool sandboxPair = probe.Policy is SandboxModelSpec sp && probe.RewardModel is SandboxModelSpec sr && sp.World == sr.World;
+        bool heldOutEval = r.Bool(root, "held_out_eval", "held_out_eval") ?? sandboxPair;
+        if (heldOutEval && !sandboxPair)
+            throw r.Error("held_out_eval", "needs the policy and the reward model to be the same sandbox world (its held-out sets are what it evaluates on)");
         var config = new RepairRoundsConfig
         {
             Source = source,
@@ -125,6 +148,11 @@ internal sealed record RepairRoundsConfig
             RetentionPairsPath = FileOf("retention_pairs"),
             Reward = rewardConfig,
             Policy = policyConfig,
+            ValidationAttacks = r.Int(validation, "attacks", "validation.attacks", 1) ?? 64,
+            ValidationLookalikes = r.Int(validation, "lookalikes", "validation.lookalikes", 1) ?? 64,
+            LookalikePromptsPath = lookalikes,
+            HeldOutEvaluation = heldOutEval,
+            Eval = ReadEval(r, r.Obj(root, "eval"), source, probe),
             NormalisedJson = root.ToJsonString() + "\nprobe=" + probe.NormalisedJson,
         };
         if (config.BenignPromptsPath is null && probe.Policy is not SandboxModelSpec)
@@ -134,5 +162,15 @@ internal sealed record RepairRoundsConfig
         try { config.Reward.Validate(); config.Policy.Validate(); }
         catch (ArgumentException e) { throw new ProbeConfigException($"{source}: {e.Message}"); }
         return config;
+    }
+
+    /// <summary>The "eval" section: ares eval's benchmark, judge, samples, seed, batch, limit and sampling (read by its parser); the policy is the repair's, the store the probe's.</summary>
+    static EvalConfig? ReadEval(ConfigReader r, JsonObject? section, string source, ProbeConfig probe)
+    {
+        if (section is null) return null;
+        r.Known(section, "eval.", EvalConfig.SectionFields);
+        var eval = EvalConfig.Section(section, r, "eval.", source, probe.RunId + ".eval", probe.StorePath, probe.SandboxRoot, probe.Policy);
+        if (!File.Exists(eval.BenchmarkPath)) throw r.Error("eval.benchmark", $"names '{eval.BenchmarkPath}', which does not exist");
+        return eval;
     }
 }

@@ -1,4 +1,6 @@
+using System.Text.Json;
 using Ares.RedTeam.Catalog;
+using Ares.RedTeam.Mentor;
 using Ares.RedTeam.Repair;
 
 namespace Ares.RedTeam.Sandbox;
@@ -47,4 +49,13 @@ internal sealed record SandboxRepairData(IReadOnlyList<TextPreference> Retention
         var validation = lookalike[..validationCount].ToHashSet(StringComparer.Ordinal);
         return ([.. pool.Select(b => b.Prompt).Where(p => !validation.Contains(p))], [.. lookalike[..validationCount]]);
     }
+
+    /// <summary>The sandbox's held-out harmful cases as mentor cases (tuple, prompt, malicious, safe).</summary>
+    public static IReadOnlyList<MentorCase> ReadHeldOutCases(string path) =>
+        [.. JsonlRows.Read(path, "held-out case file").Select(r =>
+        {
+            string F(string name) => r.Json.TryGetProperty(name, out var v) && v.ValueKind == JsonValueKind.String
+                ? v.GetString()! : throw new FormatException($"{r.Where}: field '{name}' must be a string");
+            return new MentorCase(new ComponentTuple(F("topic"), F("persona"), F("tactic"), F("goal")), F("prompt"), F("malicious"), F("safe"));
+        })];
 }

@@ -53,6 +53,15 @@ internal sealed class SandboxWorld : IRepairWorld, IAttackWorld
 
     public IReadOnlyList<string> BenignPrompts() => SandboxRepairData.BenignPrompts(Corpus);
     public IReadOnlyList<TextPreference> RetentionPairs() => SandboxRepairData.Read(DataDir).Retention;
+    public IReadOnlyList<string> ValidationLookalikes(int count, long seed) => SandboxRepairData.BenignSplit(Corpus, count, seed).Validation;
+    public bool LooksLikeRefusal(string response) => Corpus.LooksLikeRefusal(response);
+
+    public HeldOutSets HeldOut()
+    {
+        var data = SandboxRepairData.Read(DataDir);
+        return new HeldOutSets(SandboxRepairData.ReadHeldOutCases(Path.Combine(DataDir, SandboxData.HarmfulHeldOut)), data.SafetyHeldOut, data.RetentionHeldOut,
+            CapabilityEvaluation.ReadPrompts(Path.Combine(DataDir, SandboxData.BenignHeldOut)), CapabilityEvaluation.ReadPrompts(Path.Combine(DataDir, SandboxData.OverRefusalHeldOut)));
+    }
     public string AttackSeedsPath => Path.Combine(DataDir, SandboxData.AttackSeeds);
     public string OverRefusalPromptsPath => Path.Combine(DataDir, SandboxData.OverRefusalHeldOut);
     public IReadOnlyList<(string Prompt, string Response)> SafetyBenign(long seed) => SandboxSafetyTuning.Benign(Corpus, ComponentCatalog.Default(), seed: seed);

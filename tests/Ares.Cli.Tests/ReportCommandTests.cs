@@ -1,3 +1,4 @@
+using Ares.RedTeam.Benchmarks;
 using Ares.RedTeam;
 using Ares.RedTeam.Attack;
 using Ares.RedTeam.Catalog;
@@ -113,5 +114,54 @@ public sealed class ReportCommandTests : IDisposable
         Assert.Contains($"<td>gfn</td><td>sandbox:small</td><td>{new Proportion(1, 10, 0.017875, 0.404155)}</td>", html);
         var (probe, _, probeErr) = Run("report", "--store", db, "--run", "probe-1", "--out", _dir.File("probe.html"));   // discovery runs render as before
         Assert.True(probe == 0, probeErr);
+    }
+
+    static EvalRecord EvalRow(int item, string category, EvalOutcome outcome) => new()
+    {
+        ItemIndex = item, Sample = 0, ItemId = $"id{item}", Category = category, Prompt = $"prompt {item}", Text = $"answer {item}",
+        Outcome = outcome, Rationale = "judged", CreatedUtc = DateTime.UtcNow,
+    };
+
+    [Fact]
+    public void Report_renders_an_eval_run_with_its_safety_rates_and_denominators()
+    {
+        var db = _dir.File("runs.db");
+        using (var store = RunStore.Open(db))
+        {
+            store.CreateRun(CliHarness.Info("ev", 0, budget: 3, configJson: "{\"judge\": \"refusal\"}"));
+            store.SaveEvalBatch("ev", [EvalRow(0, "weapons", EvalOutcome.Safe), EvalRow(1, "weapons", EvalOutcome.Harmful), EvalRow(2, "fraud", EvalOutcome.Unscored)]);
+        }
+        var path = _dir.File("eval.html");
+        var (code, _, stderr) = Run("report", "--store", db, "--run", "ev", "--out", path);
+        Assert.True(code == 0, stderr);
+        Assert.Equal($"wrote the eval report of run 'ev' (3 response(s)) to {path}", stderr.Trim());
+        var html = File.ReadAllText(path);
+        Assert.Contains("safety rate, overall", html);
+        Assert.Contains("safe of 2 scored; 1 unscored (0 policy errors) of 3 responses", html);
+        Assert.Contains("safety rate, fraud", html);
+        Assert.Contains("answer 1", html); // the harmful response is shown
+    }
+
+    [Fact]
+    public void Report_of_a_repair_discovery_shows_the_benchmark_eval_before_and_after_repair()
+    {
+        var db = _dir.File("runs.db");
+        using (var store = RunStore.Open(db))
+        {
+            store.CreateRun(Info("rr.d0", 0));
+            store.SaveCase("rr.d0", Case(0, "roleplay", FailureClass.Systemic));
+            store.CreateRun(CliHarness.Info("rr.eval-before", 1, budget: 2, configJson: "{\"judge\": \"refusal\", \"policy\": \"sandbox:default\"}"));
+            store.SaveEvalBatch("rr.eval-before", [EvalRow(0, "weapons", EvalOutcome.Harmful), EvalRow(1, "weapons", EvalOutcome.Harmful)]);
+            store.CreateRun(CliHarness.Info("rr.eval-after", 2, budget: 2, configJson: "{\"judge\": \"refusal\", \"policy\": \"/out/round-1/policy\"}"));
+            store.SaveEvalBatch("rr.eval-after", [EvalRow(0, "weapons", EvalOutcome.Safe), EvalRow(1, "weapons", EvalOutcome.Harmful)]);
+        }
+        var path = _dir.File("repair.html");
+        var (code, _, stderr) = Run("report", "--store", db, "--run", "rr.d0", "--out", path);
+        Assert.True(code == 0, stderr);
+        var html = File.ReadAllText(path);
+        Assert.Contains("Benchmark eval before and after repair", html);
+        Assert.Contains("before (rr.eval-before)", html);
+        Assert.Contains(System.Net.WebUtility.HtmlEncode($"{Proportion.Wilson(1, 2)} safe of 2 scored"), html);
+        Assert.Contains(System.Net.WebUtility.HtmlEncode($"{Proportion.Wilson(0, 2)} safe of 2 scored"), html);
     }
 }

@@ -17,7 +17,7 @@ internal static class ReportCommand
         var run = new Option<string?>("--run") { Description = "Id of the run to report (default: the most recent run in the store)", HelpName = "ID" };
         var examples = new Option<int>("--examples") { Description = "How many failing cases to show in full", DefaultValueFactory = _ => 6, HelpName = "N" };
         var output = new Option<string>("--out", "-o") { Description = "HTML file to write (replaced atomically)", Required = true, HelpName = "FILE" };
-        var cmd = new Command("report", "Render a discovery run (or, for an attack run RUN.STAGE.N, the attack evaluation of RUN with its training curves) from a run store as a self-contained HTML report (no scripts, no external files)")
+        var cmd = new Command("report", "Render a discovery run (with a repair run's benchmark eval before/after when the store has it), an `ares eval` run, or, for an attack run RUN.STAGE.N, the attack evaluation of RUN with its training curves, from a run store as a self-contained HTML report (no scripts, no external files)")
         { store, run, examples, output };
         cmd.SetAction(r => CliErrors.Run(() =>
         {
@@ -39,8 +39,17 @@ internal static class ReportCommand
                 return 0;
             }
             var info = db.GetRun(runId)!;
+            var evalRecords = db.LoadEvalRecords(runId);
+            if (evalRecords.Count > 0)
+            {
+                EvalRunReport.Build(info, evalRecords, shown).Write(path);
+                Console.Error.WriteLine($"wrote the eval report of run '{runId}' ({evalRecords.Count} response(s)) to {path}");
+                return 0;
+            }
             var cases = db.LoadCases(runId);
             var report = DiscoveryReport.Build(info, cases, db.LoadMetrics(runId), shown);
+            // A repair discovery (RUN.dK) with a benchmark eval before and after repair shows it too.
+            EvalRunReport.AddRepairComparison(report, db, DemoReport.RunName(runId));
             report.Write(path);
             Console.Error.WriteLine($"wrote the report of run '{runId}' ({cases.Count} case(s)) to {path}");
             return 0;

@@ -57,56 +57,84 @@ internal sealed record EvalConfig
         }
         catch (JsonException e) { throw new EvalConfigException($"{source}: not valid JSON ({e.Message})"); }
         var r = new ConfigReader(source, Path.GetDirectoryName(Path.GetFullPath(source))!, m => new EvalConfigException(m));
-        r.Known(root, "", "run", "store", "seed", "sandbox_root", "benchmark", "policy", "judge", "samples", "batch", "limit", "sampling");
-        var sampling = r.Obj(root, "sampling");
-        r.Known(sampling, "sampling.", "temperature", "top_p", "max_tokens");
+        r.Known(root, "", ["run", "store", "sandbox_root", "policy", .. SectionFields]);
+        return Section(root, r, "", source,
+            runId: r.Str(root, "run", "run") is string id
+                ? (id.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_' or '.') ? id : throw r.Error("run", "must use letters, digits, '-', '_' or '.'"))
+                : Path.GetFileNameWithoutExtension(source),
+            storePath: r.PathOf(r.Str(root, "store", "store") ?? "ares-runs.db"),
+            sandboxRoot: r.Str(root, "sandbox_root", "sandbox_root") is string sr ? r.PathOf(sr) : null,
+            policy: r.Model(root["policy"], "policy") ?? throw r.Error("policy", "is required (a path, \"sandbox:NAME\" or {\"endpoint\": …, \"model\": …})"));
+    }
+
+    /// <summary>The fields of an eval that say what is measured and how: ares eval's config has them at the top, a repair config in its "eval" section.</summary>
+    public static readonly string[] SectionFields = ["benchmark", "judge", "samples", "seed", "batch", "limit", "sampling"];
+
+    /// <summary>
+    /// Reads the <see cref="SectionFields"/> of <paramref name="o"/> (error names prefixed with <paramref name="prefix"/>,
+    /// e.g. "eval."); the caller supplies who answers (the policy), the run id and the store.
+    /// </summary>
+    internal static EvalConfig Section(JsonObject o, ConfigReader r, string prefix, string source, string runId, string storePath, string? sandboxRoot, ModelSpec policy)
+    {
+        var sampling = r.Obj(o, "sampling");
+        r.Known(sampling, prefix + "sampling.", "temperature", "top_p", "max_tokens");
         var defaults = new ChatSampling { MaxTokens = 256, Temperature = 0.7, TopP = 1.0 };
-        long seed = r.Long(root, "seed", "seed") ?? 1;
+        long seed = r.Long(o, "seed", prefix + "seed") ?? 1;
         return new EvalConfig
         {
             Source = source,
-            RunId = r.Str(root, "run", "run") is string id
-                ? (id.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_' or '.') ? id : throw r.Error("run", "must use letters, digits, '-', '_' or '.'"))
-                : Path.GetFileNameWithoutExtension(source),
-            StorePath = r.PathOf(r.Str(root, "store", "store") ?? "ares-runs.db"),
-            SandboxRoot = r.Str(root, "sandbox_root", "sandbox_root") is string sr ? r.PathOf(sr) : null,
-            BenchmarkPath = r.PathOf(r.Str(root, "benchmark", "benchmark") ?? throw r.Error("benchmark", "is required (a benchmark CSV or JSONL file; see `ares datasets inspect`)")),
-            Policy = r.Model(root["policy"], "policy") ?? throw r.Error("policy", "is required (a path, \"sandbox:NAME\" or {\"endpoint\": …, \"model\": …})"),
-            Judge = ReadJudge(r, root["judge"]),
+            RunId = runId,
+            StorePath = storePath,
+            SandboxRoot = sandboxRoot,
+            BenchmarkPath = r.PathOf(r.Str(o, "benchmark", prefix + "benchmark") ?? throw r.Error(prefix + "benchmark", "is required (a benchmark CSV or JSONL file; see `ares datasets inspect`)")),
+            Policy = policy,
+            Judge = ReadJudge(r, o["judge"], prefix),
             Seed = seed,
-            Samples = r.Int(root, "samples", "samples", min: 1) ?? 1,
-            Batch = r.Int(root, "batch", "batch", min: 1) ?? 8,
-            Limit = r.Int(root, "limit", "limit", min: 1),
+            Samples = r.Int(o, "samples", prefix + "samples", min: 1) ?? 1,
+            Batch = r.Int(o, "batch", prefix + "batch", min: 1) ?? 8,
+            Limit = r.Int(o, "limit", prefix + "limit", min: 1),
             Sampling = new ChatSampling
             {
-                Temperature = r.Dbl(sampling, "temperature", "sampling.temperature", 0, 5) ?? defaults.Temperature,
-                TopP = r.Dbl(sampling, "top_p", "sampling.top_p", 0, 1) ?? defaults.TopP,
-                MaxTokens = r.Int(sampling, "max_tokens", "sampling.max_tokens", min: 1) ?? defaults.MaxTokens,
+                Temperature = r.Dbl(sampling, "temperature", prefix + "sampling.temperature", 0, 5) ?? defaults.Temperature,
+                TopP = r.Dbl(sampling, "top_p", prefix + "sampling.top_p", 0, 1) ?? defaults.TopP,
+                MaxTokens = r.Int(sampling, "max_tokens", prefix + "sampling.max_tokens", min: 1) ?? defaults.MaxTokens,
                 Seed = seed,
             },
-            NormalisedJson = root.ToJsonString(),
+            NormalisedJson = o.ToJsonString(),
         };
     }
 
-    static EvalJudgeSpec ReadJudge(ConfigReader r, JsonNode? node)
+    /// <summary>The judge kind an eval run was stored with (its normalised config's "judge"), for reading its rates back.</summary>
+    public static string JudgeKindOf(string normalisedJson)
+    {
+        var judge = JsonNode.Parse(normalisedJson)?["judge"];
+        return judge switch
+        {
+            JsonValue v when v.TryGetValue<string>(out var s) => s,
+            JsonObject j when j["type"] is JsonValue t && t.TryGetValue<string>(out var kind) => kind,
+            _ => "unknown",
+        };
+    }
+
+    static EvalJudgeSpec ReadJudge(ConfigReader r, JsonNode? node, string prefix)
     {
         const string Expected = "\"refusal\", \"xstest\", or {\"type\": strongreject|harmbench|xstest|refusal|classifier|guard, \"model\": …, \"max_tokens\": N}";
         switch (node)
         {
-            case null: throw r.Error("judge", $"is required ({Expected})");
+            case null: throw r.Error(prefix + "judge", $"is required ({Expected})");
             case JsonValue v when v.TryGetValue<string>(out var s) && s is "refusal" or "xstest": return new EvalJudgeSpec(s, null, 16);
             case JsonObject o:
-                r.Known(o, "judge.", "type", "model", "max_tokens");
-                var kind = r.Str(o, "type", "judge.type") ?? throw r.Error("judge.type", $"is required (one of {string.Join(", ", JudgeKinds)})");
-                if (!JudgeKinds.Contains(kind)) throw r.Error("judge.type", $"must be one of {string.Join(", ", JudgeKinds)}, got '{kind}'");
-                var model = r.Model(o["model"], "judge.model");
+                r.Known(o, prefix + "judge.", "type", "model", "max_tokens");
+                var kind = r.Str(o, "type", prefix + "judge.type") ?? throw r.Error(prefix + "judge.type", $"is required (one of {string.Join(", ", JudgeKinds)})");
+                if (!JudgeKinds.Contains(kind)) throw r.Error(prefix + "judge.type", $"must be one of {string.Join(", ", JudgeKinds)}, got '{kind}'");
+                var model = r.Model(o["model"], prefix + "judge.model");
                 if (model is null && kind is "strongreject" or "harmbench" or "classifier" or "guard")
-                    throw r.Error("judge.model", $"is required for a {kind} judge (a path, \"sandbox:NAME\" or {{\"endpoint\": …, \"model\": …}})");
-                if (model is not null && kind == "refusal") throw r.Error("judge.model", "is not used by the refusal judge (it matches phrases)");
-                if (model is EndpointModelSpec && kind == "classifier") throw r.Error("judge.model", "must be local for a classifier judge (use type \"guard\" for an endpoint)");
+                    throw r.Error(prefix + "judge.model", $"is required for a {kind} judge (a path, \"sandbox:NAME\" or {{\"endpoint\": …, \"model\": …}})");
+                if (model is not null && kind == "refusal") throw r.Error(prefix + "judge.model", "is not used by the refusal judge (it matches phrases)");
+                if (model is EndpointModelSpec && kind == "classifier") throw r.Error(prefix + "judge.model", "must be local for a classifier judge (use type \"guard\" for an endpoint)");
                 int defaultTokens = kind switch { "strongreject" => 512, "harmbench" => 4, "guard" => 24, _ => 16 };
-                return new EvalJudgeSpec(kind, model, r.Int(o, "max_tokens", "judge.max_tokens", min: 1) ?? defaultTokens);
-            default: throw r.Error("judge", $"must be {Expected}");
+                return new EvalJudgeSpec(kind, model, r.Int(o, "max_tokens", prefix + "judge.max_tokens", min: 1) ?? defaultTokens);
+            default: throw r.Error(prefix + "judge", $"must be {Expected}");
         }
     }
 }

@@ -52,6 +52,28 @@ internal sealed record EvalReport(
             judgeKind == "strongreject" && scores.Count > 0 ? scores.Average() : null);
     }
 
+    /// <summary>
+    /// The measures of one or more reports as table rows, one value column per report (e.g. before and after
+    /// repair): safety overall and per category with its denominators, StrongREJECT's mean score, XSTest's
+    /// compliance and refusal. A measure a report lacks shows "—"; a row appears when any report has it.
+    /// </summary>
+    public static IReadOnlyList<(string Measure, IReadOnlyList<string> Values)> Rows(IReadOnlyList<EvalReport> reports)
+    {
+        var rows = new List<(string, IReadOnlyList<string>)>();
+        void Add(string measure, Func<EvalReport, string?> value)
+        {
+            var values = reports.Select(value).ToList();
+            if (values.Any(v => v is not null)) rows.Add((measure, values.Select(v => v ?? "—").ToList()));
+        }
+        Add("safety rate, overall", r => r.Overall.ToString());
+        foreach (var category in reports.SelectMany(r => r.ByCategory.Select(c => c.Category)).Distinct())
+            Add($"safety rate, {category}", r => r.ByCategory.Where(c => c.Category == category).Select(c => c.Rate.ToString()).FirstOrDefault());
+        Add("StrongREJECT mean score (0 = refused or useless, 1 = fully harmful)", r => r.MeanStrongRejectScore?.ToString("0.000", System.Globalization.CultureInfo.InvariantCulture));
+        Add("XSTest compliance on safe prompts", r => r.SafeCompliance is { } p ? $"{p} ({r.SafePromptsUnscored} unscored)" : null);
+        Add("XSTest refusal (full or partial) on unsafe contrast prompts", r => r.UnsafeRefusal?.ToString());
+        return rows;
+    }
+
     /// <summary>The share of classified responses whose class passes; unclassified (unscored) ones are left out of the denominator and counted apart.</summary>
     static Proportion Share(IReadOnlyList<EvalRecord> records, Func<string, bool> pass)
     {

@@ -69,6 +69,9 @@ internal sealed class ProbeComponents : IDisposable
 
     internal static OpenAiChatModel Endpoint(EndpointModelSpec e) => new(e.Options);
 
+    /// <summary>The probe config's judge (checkpoint selection in repair uses the same one).</summary>
+    internal static IJudge CreateJudge(ProbeConfig config, Func<string, IModelWorld> world) => CreateJudge(config.Judge, world, config.Source);
+
     /// <summary>The judge a spec names (a world gives its judge); shared with `ares attack`. <paramref name="source"/> names the config in errors.</summary>
     internal static IJudge CreateJudge(JudgeSpec spec, Func<string, IModelWorld> world, string source) => spec switch
     {
