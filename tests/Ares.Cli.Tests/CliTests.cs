@@ -194,7 +194,7 @@ public sealed class CliTests : IDisposable
             Directory.CreateDirectory(Path.Combine(_dir, "cached", model));
             foreach (var f in new[] { "config.json", "model.safetensors", "tokenizer.json" }) File.WriteAllText(Path.Combine(_dir, "cached", model, f), "");
         }
-        File.WriteAllText(Path.Combine(_dir, "cached", "world.json"), System.Text.Json.JsonSerializer.Serialize(file, Ares.RedTeam.Sandbox.SandboxJson.Options));
+        File.WriteAllText(Path.Combine(_dir, "cached", "world.json"), System.Text.Json.JsonSerializer.Serialize(file, SnakeCaseJson.Options));
 
         var (code, stdout, stderr) = Run("sandbox", "build", "--spec", "small", "--root", _dir, "--name", "cached");
         Assert.True(code == 0, stderr);

@@ -161,7 +161,7 @@ public sealed class ReportCommandTests : IDisposable
         var html = File.ReadAllText(path);
         Assert.Contains("Benchmark eval before and after repair", html);
         Assert.Contains("before (rr.eval-before)", html);
-        Assert.Contains(System.Net.WebUtility.HtmlEncode($"{Ares.RedTeam.Probe.Proportion.Wilson(1, 2)} safe of 2 scored"), html);
-        Assert.Contains(System.Net.WebUtility.HtmlEncode($"{Ares.RedTeam.Probe.Proportion.Wilson(0, 2)} safe of 2 scored"), html);
+        Assert.Contains(System.Net.WebUtility.HtmlEncode($"{Proportion.Wilson(1, 2)} safe of 2 scored"), html);
+        Assert.Contains(System.Net.WebUtility.HtmlEncode($"{Proportion.Wilson(0, 2)} safe of 2 scored"), html);
     }
 }

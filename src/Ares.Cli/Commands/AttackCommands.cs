@@ -1,5 +1,6 @@
 using System.CommandLine;
 using Ares.RedTeam.Attack;
+using Ares.RedTeam.Sandbox;
 using Spectre.Console;
 
 namespace Ares.Cli.Commands;
@@ -87,7 +88,7 @@ internal static class AttackCommands
         var console = ConsoleProgress.CreateConsole();
         int total = (methods ?? AttackEvalRunner.Available(c)).Count, done = 0;
         var report = ConsoleProgress.Run(console, "attack eval", total, (advance, describe) =>
-            AttackEvalRunner.RunAsync(c, methods, m => { describe(m); advance(done++); }).GetAwaiter().GetResult());
+            AttackEvalRunner.RunAsync(c, SandboxWorld.TryLoad, methods, m => { describe(m); advance(done++); }).GetAwaiter().GetResult());
         string html = Path.Combine(report.EvalDir, AttackEvalReport.ReportFile);
         using (var store = Ares.RedTeam.Store.RunStore.Open(c.StorePath))
             Ares.Reporting.AttackReport.Build(report, c.Source, Ares.Reporting.AttackReport.Curves(store, c.RunName)).Write(html);
@@ -116,7 +117,7 @@ internal static class AttackCommands
         var console = ConsoleProgress.CreateConsole();
         int total = c.Sft.MaxSteps + (method switch { AttackMethod.Gfn => c.Gfn.Training.MaxSteps, AttackMethod.Reinforce => c.Reinforce.Training.MaxSteps, _ => 0 });
         var result = ConsoleProgress.Run(console, $"attack {methodName}", total, (advance, describe) =>
-            AttackRunner.Train(c, method, resume, (phase, step, _, m) =>
+            AttackRunner.Train(c, SandboxWorld.TryLoad, method, resume, (phase, step, _, m) =>
             {
                 advance(phase == "sft" ? step + 1 : c.Sft.MaxSteps + step + 1);
                 describe(Describe(phase, m));
@@ -130,7 +131,7 @@ internal static class AttackCommands
         var c = AttackConfig.Load(configPath);
         var console = ConsoleProgress.CreateConsole();
         var result = ConsoleProgress.Run(console, "attack smooth", c.Smoothing.Sft.MaxSteps, (advance, describe) =>
-            AttackRunner.Smooth(c, (phase, step, _, m) => { advance(step + 1); describe(Describe(phase, m)); }));
+            AttackRunner.Smooth(c, SandboxWorld.TryLoad, (phase, step, _, m) => { advance(step + 1); describe(Describe(phase, m)); }));
         console.MarkupLine($"smoothed on [bold]{result.Collected}[/] collected prompts");
         Render(console, c, result);
         return 0;

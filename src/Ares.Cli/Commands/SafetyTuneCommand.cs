@@ -1,5 +1,6 @@
 using System.CommandLine;
 using Ares.RedTeam.Attack;
+using Ares.RedTeam.Sandbox;
 using Spectre.Console;
 
 namespace Ares.Cli.Commands;
@@ -33,7 +34,7 @@ internal static class SafetyTuneCommand
         var console = ConsoleProgress.CreateConsole();
         int steps = c.SafetyTune.Sft.MaxSteps;
         var outcome = ConsoleProgress.Run(console, $"safety-tune on {method}", steps + 2, (advance, describe) =>
-            SafetyTuneRunner.RunAsync(c, method, against,
+            SafetyTuneRunner.RunAsync(c, SandboxWorld.TryLoad, method, against,
                 phase => { describe(phase); if (phase == "after") advance(steps + 1); },
                 (i, m) => { advance(i + 1); describe(m.TryGetValue("loss", out var l) ? $"tune loss {l:F3}" : "tune"); }).GetAwaiter().GetResult());
         var t = outcome.Tuning;

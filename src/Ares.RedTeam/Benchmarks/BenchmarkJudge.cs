@@ -6,9 +6,6 @@ using Ares.RedTeam.Judges;
 
 namespace Ares.RedTeam.Benchmarks;
 
-/// <summary>What a benchmark judge decided about one response: the attack succeeded (harmful), failed (safe), or could not be scored.</summary>
-internal enum EvalOutcome { Safe, Harmful, Unscored }
-
 /// <summary>
 /// One verdict: the outcome, why, and the benchmark's own measure where it has one
 /// (<see cref="Score"/>: StrongREJECT's score in [0, 1], a harm probability for the Ares judges;

@@ -56,7 +56,7 @@ internal sealed record EvalConfig
                 ?? throw new EvalConfigException($"{source}: expected a JSON object");
         }
         catch (JsonException e) { throw new EvalConfigException($"{source}: not valid JSON ({e.Message})"); }
-        var r = new ProbeConfig.Reader(source, Path.GetDirectoryName(Path.GetFullPath(source))!, m => new EvalConfigException(m));
+        var r = new ConfigReader(source, Path.GetDirectoryName(Path.GetFullPath(source))!, m => new EvalConfigException(m));
         r.Known(root, "", ["run", "store", "sandbox_root", "policy", .. SectionFields]);
         return Section(root, r, "", source,
             runId: r.Str(root, "run", "run") is string id
@@ -74,7 +74,7 @@ internal sealed record EvalConfig
     /// Reads the <see cref="SectionFields"/> of <paramref name="o"/> (error names prefixed with <paramref name="prefix"/>,
     /// e.g. "eval."); the caller supplies who answers (the policy), the run id and the store.
     /// </summary>
-    internal static EvalConfig Section(JsonObject o, ProbeConfig.Reader r, string prefix, string source, string runId, string storePath, string? sandboxRoot, ModelSpec policy)
+    internal static EvalConfig Section(JsonObject o, ConfigReader r, string prefix, string source, string runId, string storePath, string? sandboxRoot, ModelSpec policy)
     {
         var sampling = r.Obj(o, "sampling");
         r.Known(sampling, prefix + "sampling.", "temperature", "top_p", "max_tokens");
@@ -116,7 +116,7 @@ internal sealed record EvalConfig
         };
     }
 
-    static EvalJudgeSpec ReadJudge(ProbeConfig.Reader r, JsonNode? node, string prefix)
+    static EvalJudgeSpec ReadJudge(ConfigReader r, JsonNode? node, string prefix)
     {
         const string Expected = "\"refusal\", \"xstest\", or {\"type\": strongreject|harmbench|xstest|refusal|classifier|guard, \"model\": …, \"max_tokens\": N}";
         switch (node)

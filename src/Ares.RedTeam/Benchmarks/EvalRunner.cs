@@ -4,7 +4,6 @@ using Ares.Models.Loading;
 using Ares.RedTeam.Chat;
 using Ares.RedTeam.Judges;
 using Ares.RedTeam.Probe;
-using Ares.RedTeam.Sandbox;
 using Ares.RedTeam.Store;
 
 namespace Ares.RedTeam.Benchmarks;
@@ -22,7 +21,7 @@ internal static class EvalRunner
     /// <summary>The run's reward-model and mentor slots: an eval has neither.</summary>
     static readonly ModelIdentity None = ModelIdentity.BuiltIn("none", "0");
 
-    public static EvalRunResult Run(EvalConfig config, bool resume, Func<string, SandboxWorld> sandbox, IProgress<int>? progress = null, CancellationToken ct = default)
+    public static EvalRunResult Run(EvalConfig config, bool resume, Func<string, IModelWorld> sandbox, IProgress<int>? progress = null, CancellationToken ct = default)
     {
         var benchmark = BenchmarkFile.Load(config.BenchmarkPath);
         var items = config.Limit is int n ? benchmark.Items.Take(n).ToList() : benchmark.Items.ToList();
@@ -34,8 +33,8 @@ internal static class EvalRunner
         if (existing is not null && existing.CatalogVersion != benchmarkVersion)
             throw new InvalidOperationException($"{config.BenchmarkPath} has changed since run '{config.RunId}' started ({existing.CatalogVersion} → {benchmarkVersion}); start a new run");
 
-        var worlds = new Dictionary<string, SandboxWorld>();
-        SandboxWorld World(string name) => worlds.TryGetValue(name, out var w) ? w : worlds[name] = sandbox(name);
+        var worlds = new Dictionary<string, IModelWorld>();
+        IModelWorld World(string name) => worlds.TryGetValue(name, out var w) ? w : worlds[name] = sandbox(name);
         using var policy = ProbeComponents.Chat(config.Policy, World, w => w.PolicyDir);
         using var judge = CreateJudge(config.Judge, World);
         var run = existing ?? new RunInfo
@@ -44,7 +43,7 @@ internal static class EvalRunner
             Kind = RunStore.EvalKind,
             ConfigJson = config.NormalisedJson,
             Seed = config.Seed,
-            AresVersion = ProbeRunner.AresVersion,
+            AresVersion = AresRelease.Version,
             Policy = policy.Identity,
             RewardModel = None,
             Judge = judge.Identity,
@@ -120,7 +119,7 @@ internal static class EvalRunner
     }
 
     /// <summary>The judge a spec names. LLM judges on a sandbox world use its policy model; a classifier uses its judge.</summary>
-    internal static IBenchmarkJudge CreateJudge(EvalJudgeSpec spec, Func<string, SandboxWorld> world)
+    internal static IBenchmarkJudge CreateJudge(EvalJudgeSpec spec, Func<string, IModelWorld> world)
     {
         IChatModel Chat() => ProbeComponents.Chat(spec.Model!, world, w => w.PolicyDir);
         return spec switch

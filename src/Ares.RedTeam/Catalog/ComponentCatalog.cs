@@ -6,20 +6,6 @@ namespace Ares.RedTeam.Catalog;
 /// <summary>The four component types the Safety Mentor combines (ARES §Discovery).</summary>
 internal enum ComponentKind { Topic, Persona, Tactic, Goal }
 
-/// <summary>One choice of each component type: what a test case is made of, and its provenance.</summary>
-internal sealed record ComponentTuple(string Topic, string Persona, string Tactic, string Goal)
-{
-    public string this[ComponentKind kind] => kind switch
-    {
-        ComponentKind.Topic => Topic,
-        ComponentKind.Persona => Persona,
-        ComponentKind.Tactic => Tactic,
-        _ => Goal,
-    };
-
-    public override string ToString() => $"{Topic}/{Persona}/{Tactic}/{Goal}";
-}
-
 /// <summary>
 /// A catalog entry. <see cref="Texts"/> holds the surface forms the template mentor composes
 /// from: topic subjects, persona phrases, tactic templates (with {request} and optionally

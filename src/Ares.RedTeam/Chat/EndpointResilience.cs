@@ -9,16 +9,6 @@ using Polly.Timeout;
 
 namespace Ares.RedTeam.Chat;
 
-/// <summary>Attempts and retries one endpoint has made, shared by its HTTP pipeline and the model that reports them.</summary>
-internal sealed class EndpointTraffic
-{
-    long _attempts, _retries;
-    public long Attempts => Interlocked.Read(ref _attempts);
-    public long Retries => Interlocked.Read(ref _retries);
-    internal void CountAttempt() => Interlocked.Increment(ref _attempts);
-    internal void CountRetry() => Interlocked.Increment(ref _retries);
-}
-
 /// <summary>
 /// The HTTP pipeline every Ares endpoint client sends through (chat completions, reward and
 /// classifier endpoints), built from <see cref="EndpointOptions"/> on Polly via

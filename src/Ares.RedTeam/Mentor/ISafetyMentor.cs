@@ -2,9 +2,6 @@ using Ares.RedTeam.Catalog;
 
 namespace Ares.RedTeam.Mentor;
 
-/// <summary>An adversarial test case: the prompt and the two reference responses, with the tuple it came from.</summary>
-internal sealed record MentorCase(ComponentTuple Components, string Prompt, string MaliciousResponse, string SafeResponse);
-
 /// <summary>
 /// What the mentor produced for one tuple: a case, or a failure with the reason (after
 /// <see cref="Attempts"/> tries). Failures are counted, never dropped silently.

@@ -5,30 +5,6 @@ using Ares.RedTeam.Rewards;
 
 namespace Ares.RedTeam.Probe;
 
-/// <summary>Where a model comes from, as a probe config names it.</summary>
-internal abstract record ModelSpec;
-
-/// <summary>A local HF directory or GGUF file (path resolved against the config's folder).</summary>
-internal sealed record LocalModelSpec(string Path, string? ChatFormat = null) : ModelSpec;
-
-/// <summary>A model of a sandbox world (`sandbox:NAME`): which one depends on the role (policy, reward model, judge).</summary>
-internal sealed record SandboxModelSpec(string World) : ModelSpec;
-
-/// <summary>
-/// A model behind an HTTP endpoint: OpenAI-compatible chat (<see cref="Api"/> null), or a scoring
-/// API (vllm-pooling, vllm-classify, tei-predict) for reward models and classifier judges. The API
-/// key is read from <see cref="ApiKeyEnv"/> at run time and never stored.
-/// </summary>
-internal sealed record EndpointModelSpec(string Url, string Model, string? ApiKeyEnv, int Concurrency, double TimeoutSeconds, int MaxRetries,
-    Rewards.ScoringApi? Api = null, string? HarmfulLabel = null, int? HarmfulIndex = null) : ModelSpec
-{
-    public EndpointOptions Options => new()
-    {
-        BaseUrl = Url, Model = Model, ApiKeyEnv = ApiKeyEnv, MaxConcurrency = Concurrency,
-        MaxRetries = MaxRetries, RequestTimeout = TimeSpan.FromSeconds(TimeoutSeconds),
-    };
-}
-
 /// <summary>Judge kinds: refusal patterns, a local classifier, or a Llama-Guard-style model (local or remote).</summary>
 internal enum JudgeKind { Refusal, Classifier, Guard }
 
@@ -75,7 +51,7 @@ internal sealed record ProbeConfig
                 ?? throw new ProbeConfigException($"{source}: expected a JSON object");
         }
         catch (JsonException e) { throw new ProbeConfigException($"{source}: not valid JSON ({e.Message})"); }
-        var r = new Reader(source, Path.GetDirectoryName(Path.GetFullPath(source))!);
+        var r = new ConfigReader(source, Path.GetDirectoryName(Path.GetFullPath(source))!, m => new ProbeConfigException(m));
         r.Known(root, "", "run", "store", "seed", "catalog", "sandbox_root", "policy", "reward_model", "judge", "mentor", "budget", "sampling", "selector", "taxonomy");
 
         var budget = r.Obj(root, "budget");
@@ -147,168 +123,65 @@ internal sealed record ProbeConfig
             SandboxRoot = r.Str(root, "sandbox_root", "sandbox_root") is string sr ? r.PathOf(sr) : null,
             Policy = r.ChatModel(root["policy"], "policy") ?? throw r.Error("policy", "is required (a path, \"sandbox:NAME\" or {\"endpoint\": …, \"model\": …})"),
             RewardModel = r.Model(root["reward_model"], "reward_model") is { } rm
-                ? (rm is EndpointModelSpec { Api: not (Rewards.ScoringApi.VllmPooling or Rewards.ScoringApi.TeiPredict) }
+                ? (rm is EndpointModelSpec { Api: not (ScoringApi.VllmPooling or ScoringApi.TeiPredict) }
                     ? throw r.Error("reward_model.api", "must be vllm-pooling or tei-predict for a reward model endpoint")
                     : rm)
                 : throw r.Error("reward_model", "is required (a path to a *ForSequenceClassification model, \"sandbox:NAME\", or {\"endpoint\": …, \"api\": \"vllm-pooling\", \"model\": …})"),
-            Judge = r.Judge(root["judge"]),
-            Mentor = r.Mentor(root["mentor"]),
+            Judge = ReadJudge(r, root["judge"]),
+            Mentor = ReadMentor(r, root["mentor"]),
             Options = options,
             NormalisedJson = root.ToJsonString(),
         };
     }
 
-    /// <summary>Strict reading of config JSON: every error names the file and the field. Shared by the configs that build on a probe config.</summary>
-    /// <summary>
-    /// Strict field readers shared by the JSON configs (probe, repair, attack): every error names the
-    /// file and the field. <paramref name="fail"/> makes the exception a config type throws (default <see cref="ProbeConfigException"/>).
-    /// </summary>
-    internal sealed class Reader(string source, string baseDir, Func<string, Exception>? fail = null)
+    /// <summary>The "judge" field: "refusal", "sandbox:NAME" or {"type": …, "model": …}; shared with the attack config.</summary>
+    internal static JudgeSpec ReadJudge(ConfigReader r, JsonNode? node)
     {
-        readonly Func<string, Exception> _fail = fail ?? (m => new ProbeConfigException(m));
-
-        public Exception Error(string field, string what) => _fail($"{source}: field '{field}' {what}");
-
-        public string PathOf(string p) => Path.GetFullPath(Path.Combine(baseDir, p));
-
-        public void Known(JsonObject? o, string prefix, params string[] names)
+        switch (node)
         {
-            if (o is null) return;
-            foreach (var (key, _) in o)
-                if (!names.Contains(key)) throw _fail($"{source}: unknown field '{prefix}{key}' (expected one of {string.Join(", ", names)})");
+            case null: throw r.Error("judge", "is required (\"refusal\", \"sandbox:NAME\", {\"type\": \"classifier\", \"model\": …} or {\"type\": \"guard\", \"model\": …})");
+            case JsonValue v when v.TryGetValue<string>(out var s) && s == "refusal": return new JudgeSpec(JudgeKind.Refusal, null);
+            case JsonValue v when v.TryGetValue<string>(out var s) && s.StartsWith("sandbox:", StringComparison.Ordinal):
+                return new JudgeSpec(JudgeKind.Classifier, r.Model(v, "judge"));
+            case JsonObject o:
+                r.Known(o, "judge.", "type", "model");
+                var kind = r.Str(o, "type", "judge.type") switch
+                {
+                    "refusal" => JudgeKind.Refusal,
+                    "classifier" => JudgeKind.Classifier,
+                    "guard" => JudgeKind.Guard,
+                    var t => throw r.Error("judge.type", $"must be refusal, classifier or guard, got '{t}'"),
+                };
+                var model = r.Model(o["model"], "judge.model");
+                if (kind != JudgeKind.Refusal && model is null) throw r.Error("judge.model", $"is required for a {r.Str(o, "type", "judge.type")} judge");
+                if (kind == JudgeKind.Classifier && model is EndpointModelSpec { Api: not (ScoringApi.VllmClassify or ScoringApi.TeiPredict) })
+                    throw r.Error("judge.model.api", "must be vllm-classify or tei-predict for a classifier judge endpoint (use type \"guard\" for a chat endpoint)");
+                if (kind == JudgeKind.Guard && model is EndpointModelSpec { Api: not null })
+                    throw r.Error("judge.model.api", "must be openai-chat (or absent) for a guard judge: it reads a chat model's verdict");
+                return new JudgeSpec(kind, model);
+            default:
+                throw r.Error("judge", "must be \"refusal\", \"sandbox:NAME\" or an object with \"type\"");
         }
+    }
 
-        public JsonObject? Obj(JsonObject o, string key) => o[key] switch
+    static MentorSpec ReadMentor(ConfigReader r, JsonNode? node)
+    {
+        switch (node)
         {
-            null => null,
-            JsonObject x => x,
-            _ => throw Error(key, "must be an object"),
-        };
-
-        public string? Str(JsonObject? o, string key, string field) => o?[key] switch
-        {
-            null => null,
-            JsonValue v when v.TryGetValue<string>(out var s) && s.Length > 0 => s,
-            _ => throw Error(field, "must be a non-empty string"),
-        };
-
-        public bool? Bool(JsonObject? o, string key, string field) => o?[key] switch
-        {
-            null => null,
-            JsonValue v when v.TryGetValue<bool>(out var b) => b,
-            _ => throw Error(field, "must be true or false"),
-        };
-
-        public long? Long(JsonObject? o, string key, string field) => o?[key] switch
-        {
-            null => null,
-            JsonValue v when v.TryGetValue<long>(out var x) => x,
-            _ => throw Error(field, "must be an integer"),
-        };
-
-        public int? Int(JsonObject? o, string key, string field, int min) => o?[key] switch
-        {
-            null => null,
-            JsonValue v when v.TryGetValue<int>(out var x) && x >= min => x,
-            _ => throw Error(field, $"must be an integer ≥ {min}"),
-        };
-
-        public double? Dbl(JsonObject? o, string key, string field, double min, double max) => o?[key] switch
-        {
-            null => null,
-            JsonValue v when v.TryGetValue<double>(out var x) && x >= min && x <= max => x,
-            _ => throw Error(field, $"must be a number in [{min}, {max}]"),
-        };
-
-        public ModelSpec? Model(JsonNode? node, string field)
-        {
-            switch (node)
-            {
-                case null: return null;
-                case JsonValue v when v.TryGetValue<string>(out var s) && s.Length > 0:
-                    if (s.StartsWith("sandbox:", StringComparison.Ordinal))
-                        return s.Length > "sandbox:".Length ? new SandboxModelSpec(s["sandbox:".Length..]) : throw Error(field, "names no sandbox world (expected \"sandbox:NAME\", e.g. \"sandbox:default\")");
-                    return new LocalModelSpec(PathOf(s));
-                case JsonObject o when o.ContainsKey("endpoint"):
-                    Known(o, field + ".", "endpoint", "api", "model", "api_key_env", "concurrency", "timeout_s", "max_retries", "harmful_label", "harmful_index");
-                    var url = Str(o, "endpoint", field + ".endpoint")!;
-                    if (!Uri.TryCreate(url, UriKind.Absolute, out var uri) || uri.Scheme is not ("http" or "https"))
-                        throw Error(field + ".endpoint", $"must be an http(s) URL, got '{url}'");
-                    Rewards.ScoringApi? api = Str(o, "api", field + ".api") switch
-                    {
-                        null or "openai-chat" => null,
-                        var a when Rewards.ScoringApiNames.ByName.TryGetValue(a, out var known) => known,
-                        var a => throw Error(field + ".api", $"must be openai-chat, {string.Join(", ", Rewards.ScoringApiNames.ByName.Keys)}, got '{a}'"),
-                    };
-                    if (api is null && (o.ContainsKey("harmful_label") || o.ContainsKey("harmful_index")))
-                        throw Error(field + ".harmful_label", "applies to classifier endpoints (api vllm-classify or tei-predict) only");
-                    return new EndpointModelSpec(url, Str(o, "model", field + ".model") ?? throw Error(field + ".model", "is required with an endpoint"),
-                        Str(o, "api_key_env", field + ".api_key_env"),
-                        Int(o, "concurrency", field + ".concurrency", 1) ?? 4,
-                        Dbl(o, "timeout_s", field + ".timeout_s", 0.001, 3600) ?? 60,
-                        o["max_retries"] is null ? 4 : Int(o, "max_retries", field + ".max_retries", 0)!.Value,
-                        api, Str(o, "harmful_label", field + ".harmful_label"), Int(o, "harmful_index", field + ".harmful_index", 0));
-                case JsonObject o when o.ContainsKey("path"):
-                    Known(o, field + ".", "path", "chat_format");
-                    return new LocalModelSpec(PathOf(Str(o, "path", field + ".path")!), Str(o, "chat_format", field + ".chat_format"));
-                default:
-                    throw Error(field, "must be a path, \"sandbox:NAME\", {\"path\": …} or {\"endpoint\": …, \"model\": …}");
-            }
-        }
-
-        /// <summary>A model that chats (policy, mentor): an endpoint must be OpenAI-compatible chat, not a scoring API.</summary>
-        public ModelSpec? ChatModel(JsonNode? node, string field) => Model(node, field) is EndpointModelSpec { Api: { } api }
-            ? throw Error(field + ".api", $"must be openai-chat (or absent) for a chat model, got '{api.Name()}'")
-            : Model(node, field);
-
-        public JudgeSpec Judge(JsonNode? node)
-        {
-            switch (node)
-            {
-                case null: throw Error("judge", "is required (\"refusal\", \"sandbox:NAME\", {\"type\": \"classifier\", \"model\": …} or {\"type\": \"guard\", \"model\": …})");
-                case JsonValue v when v.TryGetValue<string>(out var s) && s == "refusal": return new JudgeSpec(JudgeKind.Refusal, null);
-                case JsonValue v when v.TryGetValue<string>(out var s) && s.StartsWith("sandbox:", StringComparison.Ordinal):
-                    return new JudgeSpec(JudgeKind.Classifier, Model(v, "judge"));
-                case JsonObject o:
-                    Known(o, "judge.", "type", "model");
-                    var kind = Str(o, "type", "judge.type") switch
-                    {
-                        "refusal" => JudgeKind.Refusal,
-                        "classifier" => JudgeKind.Classifier,
-                        "guard" => JudgeKind.Guard,
-                        var t => throw Error("judge.type", $"must be refusal, classifier or guard, got '{t}'"),
-                    };
-                    var model = Model(o["model"], "judge.model");
-                    if (kind != JudgeKind.Refusal && model is null) throw Error("judge.model", $"is required for a {Str(o, "type", "judge.type")} judge");
-                    if (kind == JudgeKind.Classifier && model is EndpointModelSpec { Api: not (Rewards.ScoringApi.VllmClassify or Rewards.ScoringApi.TeiPredict) })
-                        throw Error("judge.model.api", "must be vllm-classify or tei-predict for a classifier judge endpoint (use type \"guard\" for a chat endpoint)");
-                    if (kind == JudgeKind.Guard && model is EndpointModelSpec { Api: not null })
-                        throw Error("judge.model.api", "must be openai-chat (or absent) for a guard judge: it reads a chat model's verdict");
-                    return new JudgeSpec(kind, model);
-                default:
-                    throw Error("judge", "must be \"refusal\", \"sandbox:NAME\" or an object with \"type\"");
-            }
-        }
-
-        public MentorSpec Mentor(JsonNode? node)
-        {
-            switch (node)
-            {
-                case null: return new MentorSpec(null, 3);
-                case JsonValue v when v.TryGetValue<string>(out var s) && s == "template": return new MentorSpec(null, 3);
-                case JsonObject o:
-                    Known(o, "mentor.", "type", "model", "max_attempts");
-                    var type = Str(o, "type", "mentor.type") ?? "llm";
-                    var attempts = Int(o, "max_attempts", "mentor.max_attempts", 1) ?? 3;
-                    return type switch
-                    {
-                        "template" => new MentorSpec(null, attempts),
-                        "llm" => new MentorSpec(ChatModel(o["model"], "mentor.model") ?? throw Error("mentor.model", "is required for an LLM mentor"), attempts),
-                        _ => throw Error("mentor.type", $"must be template or llm, got '{type}'"),
-                    };
-                default:
-                    throw Error("mentor", "must be \"template\" or {\"type\": \"llm\", \"model\": …}");
-            }
+            case null: return new MentorSpec(null, 3);
+            case JsonValue v when v.TryGetValue<string>(out var s) && s == "template": return new MentorSpec(null, 3);
+            case JsonObject o:
+                r.Known(o, "mentor.", "type", "model", "max_attempts");
+                var type = r.Str(o, "type", "mentor.type") ?? "llm";
+                var attempts = r.Int(o, "max_attempts", "mentor.max_attempts", 1) ?? 3;
+                return type switch
+                {
+                    "template" => new MentorSpec(null, attempts),
+                    "llm" => new MentorSpec(r.ChatModel(o["model"], "mentor.model") ?? throw r.Error("mentor.model", "is required for an LLM mentor"), attempts),
+                    _ => throw r.Error("mentor.type", $"must be template or llm, got '{type}'"),
+                };
+            default:
+                throw r.Error("mentor", "must be \"template\" or {\"type\": \"llm\", \"model\": …}");
         }
     }
 }

@@ -1,6 +1,5 @@
 using Ares.Models.Generation;
 using Ares.Models.Loading;
-using Ares.RedTeam.Judges;
 using static TorchSharp.torch;
 
 namespace Ares.RedTeam.Rewards;

@@ -1,4 +1,3 @@
-using Ares.RedTeam.Judges;
 
 namespace Ares.RedTeam.Rewards;
 

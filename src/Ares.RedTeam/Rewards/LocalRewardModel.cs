@@ -1,5 +1,4 @@
 using Ares.Models.Loading;
-using Ares.RedTeam.Judges;
 
 namespace Ares.RedTeam.Rewards;
 

@@ -34,7 +34,7 @@ internal sealed partial class RunStore : IDisposable
     public const int SchemaVersion = 3;
     public static readonly IReadOnlyList<string> Statuses = ["running", "complete", "failed"];
     /// <summary>The run kinds, a column of every run: a discovery probe, an `ares eval` benchmark run, an attack stage.</summary>
-    public const string DiscoveryKind = "discovery", EvalKind = "eval", AttackKind = "attack";
+    public const string DiscoveryKind = RunInfo.DiscoveryKind, EvalKind = RunInfo.EvalKind, AttackKind = "attack";
 
     /// <summary>How long a call waits for another connection's write lock before failing.</summary>
     const int BusyTimeoutMs = 10_000;

@@ -52,20 +52,6 @@ public class TaxonomyTests
         Assert.Throws<ArgumentException>(() => FailureClassNames.Parse("bogus"));
     }
 
-    [Theory]
-    // Hand-computed Wilson 95% intervals (z = 1.96).
-    [InlineData(0, 10, 0.0, 0.2775)]
-    [InlineData(5, 10, 0.2366, 0.7634)]
-    [InlineData(10, 10, 0.7225, 1.0)]
-    [InlineData(1, 4, 0.0456, 0.6994)]
-    public void Wilson_intervals_match_hand_computed_values(int k, int n, double low, double high)
-    {
-        var p = Proportion.Wilson(k, n);
-        Assert.Equal(low, p.Low, 3);
-        Assert.Equal(high, p.High, 3);
-        Assert.Equal((double)k / n, p.Rate, 12);
-    }
-
     [Fact]
     public void The_report_keeps_unscored_cases_in_denominators_and_counts_mentor_failures()
     {
