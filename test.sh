@@ -5,6 +5,8 @@ set -euo pipefail
 cd "$(dirname "$0")"
 deps=$(build/test-deps.sh)
 if [ -n "$deps" ]; then export "${deps?}"; fi
+# Formatting as .editorconfig sets it (line length is checked by tests/Ares.Build.Tests/FormattingTests.cs).
+dotnet format whitespace Ares.slnx --verify-no-changes -v q || { echo "formatting differs from .editorconfig: run 'dotnet format whitespace Ares.slnx'" >&2; exit 1; }
 dotnet build Ares.slnx -c Release --nologo -v q
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT

@@ -77,11 +77,13 @@ internal sealed record AttackConfig
         }
         catch (JsonException e) { throw new AttackConfigException($"{source}: not valid JSON ({e.Message})"); }
         var r = new ConfigReader(source, Path.GetDirectoryName(Path.GetFullPath(source))!, m => new AttackConfigException(m));
-        r.Known(root, "", "out", "store", "run", "sandbox", "sandbox_root", "attacker", "target", "judge", "seed", "sft", "train", "reward", "prompts", "exploration", "buffer", "reinforce", "smoothing", "eval", "targets", "safety_tune");
+        r.Known(root, "", "out", "store", "run", "sandbox", "sandbox_root", "attacker", "target", "judge", "seed", "sft", "train", "reward", "prompts",
+            "exploration", "buffer", "reinforce", "smoothing", "eval", "targets", "safety_tune");
         var attacker = r.Obj(root, "attacker"); r.Known(attacker, "attacker.", "base", "seeds", "instruction", "chat_template");
         var sft = r.Obj(root, "sft"); r.Known(sft, "sft.", "steps", "lr", "batch", "warmup");
         var train = r.Obj(root, "train"); r.Known(train, "train.", "steps", "batch", "lr", "log_z_lr", "warmup", "lora_rank", "lora_alpha", "checkpoint_every");
-        var reward = r.Obj(root, "reward"); r.Known(reward, "reward.", "k", "beta", "gamma_start", "gamma_end", "temperature_start", "temperature_end", "schedule_steps", "harm_floor", "response_tokens");
+        var reward = r.Obj(root, "reward"); r.Known(reward, "reward.", "k", "beta", "gamma_start", "gamma_end", "temperature_start", "temperature_end",
+            "schedule_steps", "harm_floor", "response_tokens");
         var prompts = r.Obj(root, "prompts"); r.Known(prompts, "prompts.", "min_tokens", "max_tokens", "too_short_log_reward");
         var exploration = r.Obj(root, "exploration"); r.Known(exploration, "exploration.", "replay_probability", "tempered_fraction", "temperature_min", "temperature_max");
         var buffer = r.Obj(root, "buffer"); r.Known(buffer, "buffer.", "capacity", "similarity", "edit_distance", "embedder");
@@ -162,7 +164,9 @@ internal sealed record AttackConfig
             },
             Gfn = gfnDefaults with
             {
-                Training = gfn, Lora = lora, TargetSampling = targetSampling,
+                Training = gfn,
+                Lora = lora,
+                TargetSampling = targetSampling,
                 HarmFloor = r.Dbl(reward, "harm_floor", "reward.harm_floor", 1e-12, 0.5) ?? gfnDefaults.HarmFloor,
                 CheckpointEvery = r.Int(train, "checkpoint_every", "train.checkpoint_every", 1) ?? gfnDefaults.CheckpointEvery,
                 BufferEmbedder = r.Str(buffer, "embedder", "buffer.embedder") switch
@@ -185,7 +189,8 @@ internal sealed record AttackConfig
                     WarmupSteps = gfn.WarmupSteps,
                     Seed = seed,
                 },
-                Lora = lora, TargetSampling = targetSampling,
+                Lora = lora,
+                TargetSampling = targetSampling,
                 NoveltyBonus = r.Dbl(reinforce, "novelty", "reinforce.novelty", 0, 1e6) ?? 0,
                 CheckpointEvery = r.Int(train, "checkpoint_every", "train.checkpoint_every", 1) ?? rd.CheckpointEvery,
             },

@@ -47,7 +47,8 @@ internal sealed record AttackEvalReport(IReadOnlyList<AttackEvaluationResult> Me
 /// prompts) samples N prompts with the same settings; <see cref="AttackEvaluation"/> scores them against
 /// the main target (the one training used, named "target") and the config's transfer targets with k
 /// responses each and measures diversity with the MiniLM sentence encoder (<see cref="MiniLmEmbedder"/>,
-/// the paper's), or with a model's mean-pooled states (<see cref="PromptEmbedder"/>: eval.embedder "judge" or a path). Writes OutDir/eval/METHOD.jsonl, METHOD.json and summary.json, and records each method's
+/// the paper's), or with a model's mean-pooled states (<see cref="PromptEmbedder"/>: eval.embedder "judge" or a path).
+/// Writes OutDir/eval/METHOD.jsonl, METHOD.json and summary.json, and records each method's
 /// evaluation in the run store as run RUN.eval-METHOD.N (<see cref="AttackRuns.RecordEvaluation"/>).
 /// </summary>
 internal static class AttackEvalRunner
@@ -83,7 +84,8 @@ internal static class AttackEvalRunner
     /// Evaluates <paramref name="methods"/> (null = every available one); a requested method whose attacker
     /// is missing is an error naming the file. <paramref name="onMethod"/> gets each method's name before it runs.
     /// </summary>
-    public static async Task<AttackEvalReport> RunAsync(AttackConfig c, Func<string, IAttackWorld?> worlds, IReadOnlyList<string>? methods = null, Action<string>? onMethod = null, CancellationToken ct = default)
+    public static async Task<AttackEvalReport> RunAsync(AttackConfig c, Func<string, IAttackWorld?> worlds, IReadOnlyList<string>? methods = null,
+        Action<string>? onMethod = null, CancellationToken ct = default)
     {
         var clock = Stopwatch.StartNew();
         var chosen = methods ?? Available(c);
@@ -106,7 +108,8 @@ internal static class AttackEvalRunner
                 AttackEvalSettings.JudgeEmbedder => ModelLoader.Load(paths.Judge.Model is { } jm
                     ? AttackRunner.LocalDir(c, worlds, jm, w => w.JudgeDir, "eval.embedder \"judge\" (the judge's states)")
                     : throw new AttackConfigException($"{c.Source}: eval.embedder \"judge\" needs a judge model; the refusal judge has none")),
-                var e when e.StartsWith(AttackConfig.SandboxTargetPrefix, StringComparison.Ordinal) => ModelLoader.Load(AttackRunner.World(c, worlds, e[AttackConfig.SandboxTargetPrefix.Length..]).JudgeDir),
+                var e when e.StartsWith(AttackConfig.SandboxTargetPrefix, StringComparison.Ordinal) =>
+                    ModelLoader.Load(AttackRunner.World(c, worlds, e[AttackConfig.SandboxTargetPrefix.Length..]).JudgeDir),
                 var path => ModelLoader.Load(path),
             };
             IPromptEmbedder embedder = embedModel is null ? MiniLmEmbedder.Shared : new PromptEmbedder(embedModel);

@@ -117,7 +117,8 @@ internal static class AttackRunner
         if (!File.Exists(Path.Combine(sft, "config.json")))
         {
             runId = AttackRuns.Begin(store, c, "sft", Who(paths.AttackerBase), c.Sft.MaxSteps);
-            AttackRuns.Track(store, runId, () => AttackerWarmup.Train(paths.AttackerBase, SeedAttackPrompt.ReadPrompts(paths.Seeds), c.Context, c.Sft, sft, (i, m) => Log("sft", i, c.Sft.MaxSteps, m)));
+            AttackRuns.Track(store, runId, () => AttackerWarmup.Train(paths.AttackerBase, SeedAttackPrompt.ReadPrompts(paths.Seeds), c.Context, c.Sft, sft,
+                (i, m) => Log("sft", i, c.Sft.MaxSteps, m)));
         }
         if (method == AttackMethod.Sft) return new AttackTrainingResult("sft", sft, 0, clock.Elapsed.TotalSeconds);
 

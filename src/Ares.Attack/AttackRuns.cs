@@ -161,7 +161,8 @@ internal static class AttackRuns
         var names = newest.Targets.Select(t => t.Target).ToList();
         var same = latest.Select(x => x.Result).Where(r => r.Prompts == newest.Prompts && r.ResponsesPerPrompt == newest.ResponsesPerPrompt
             && r.Seed == newest.Seed && r.Targets.Select(t => t.Target).SequenceEqual(names)).ToList();
-        return new AttackEvalReport(same, names, newest.Embedder ?? ModelIdentity.BuiltIn("none", "no embedder"), store.Path, same.Sum(r => r.SampleSeconds + r.EmbedSeconds + r.Targets.Sum(t => t.Seconds)));
+        return new AttackEvalReport(same, names, newest.Embedder ?? ModelIdentity.BuiltIn("none", "no embedder"), store.Path,
+            same.Sum(r => r.SampleSeconds + r.EmbedSeconds + r.Targets.Sum(t => t.Seconds)));
     }
 
     /// <summary>The metric stream of the latest run of a training stage (gfn, reinforce, ...), or empty.</summary>

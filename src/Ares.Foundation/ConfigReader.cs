@@ -70,7 +70,8 @@ internal sealed class ConfigReader(string source, string baseDir, Func<string, E
             case null: return null;
             case JsonValue v when v.TryGetValue<string>(out var s) && s.Length > 0:
                 if (s.StartsWith("sandbox:", StringComparison.Ordinal))
-                    return s.Length > "sandbox:".Length ? new SandboxModelSpec(s["sandbox:".Length..]) : throw Error(field, "names no sandbox world (expected \"sandbox:NAME\", e.g. \"sandbox:default\")");
+                    return s.Length > "sandbox:".Length ? new SandboxModelSpec(s["sandbox:".Length..])
+                        : throw Error(field, "names no sandbox world (expected \"sandbox:NAME\", e.g. \"sandbox:default\")");
                 return new LocalModelSpec(PathOf(s));
             case JsonObject o when o.ContainsKey("endpoint"):
                 Known(o, field + ".", "endpoint", "api", "model", "api_key_env", "concurrency", "timeout_s", "max_retries", "harmful_label", "harmful_index");

@@ -84,9 +84,14 @@ internal sealed record TransformerConfig
 
     public string ModelType => Architecture switch
     {
-        Architecture.Llama => "llama", Architecture.Qwen2 => "qwen2", Architecture.Qwen3 => "qwen3",
-        Architecture.Phi3 => "phi3", Architecture.Mistral => "mistral",
-        Architecture.Gemma2 => "gemma2", Architecture.Gemma3 => "gemma3_text", _ => "gpt2",
+        Architecture.Llama => "llama",
+        Architecture.Qwen2 => "qwen2",
+        Architecture.Qwen3 => "qwen3",
+        Architecture.Phi3 => "phi3",
+        Architecture.Mistral => "mistral",
+        Architecture.Gemma2 => "gemma2",
+        Architecture.Gemma3 => "gemma3_text",
+        _ => "gpt2",
     };
 
     public string HfArchitectureName => (Architecture, NumLabels) switch
@@ -201,7 +206,10 @@ internal sealed record TransformerConfig
         {
             Architecture = modelType switch
             {
-                "qwen2" => Architecture.Qwen2, "qwen3" => Architecture.Qwen3, "mistral" => Architecture.Mistral, _ => Architecture.Llama,
+                "qwen2" => Architecture.Qwen2,
+                "qwen3" => Architecture.Qwen3,
+                "mistral" => Architecture.Mistral,
+                _ => Architecture.Llama,
             },
             VocabSize = Req(j, "vocab_size", path),
             HiddenSize = hidden,

@@ -165,7 +165,8 @@ internal sealed class PolicyRepair
         }
         if (outputDir is not null) HfModelSaver.Save(policy, outputDir);
         return new PolicyRepairResult(_config.Method, mix.Count(p => p.Kind == RepairPrompt.Adversarial), mix.Count(p => p.Kind == RepairPrompt.Benign),
-            steps, last, pairs, outputDir) { Checkpoints = checkpoints, SelectedStep = selected };
+            steps, last, pairs, outputDir)
+        { Checkpoints = checkpoints, SelectedStep = selected };
     }
 
     /// <summary>The RM's score of each (prompt, completion): completions are decoded without their stop token.</summary>

@@ -38,7 +38,8 @@ internal sealed record PolicyRepairConfig
     public int MixSize { get; init; } = 256;
 
     // ---- optimisation
-    /// <summary>RLOO/GRPO settings (steps, batch, k, β, sampling). StopIds are filled from the policy's tokenizer; Method = Grpo overrides the advantage, KL placement and length normalisation.</summary>
+    /// <summary>RLOO/GRPO settings (steps, batch, k, β, sampling). StopIds are filled from the policy's tokenizer;
+    /// Method = Grpo overrides the advantage, KL placement and length normalisation.</summary>
     public PolicyRlConfig Rl { get; init; } = new() { LearningRate = 1e-4, MaxSteps = 100 };
     /// <summary>DPO settings (steps, batch, β).</summary>
     public DpoConfig Dpo { get; init; } = new() { LearningRate = 1e-4, MaxSteps = 100 };

@@ -53,7 +53,8 @@ internal static class AttackReport
         var points = r.Methods.Where(m => double.IsFinite(m.Diversity.MeanPairwiseCosine))
             .Select(m => new XySeries(m.Source.Method, [m.Diversity.MeanPairwiseCosine], [m[main].Success.Rate])).ToList();
         var section = report.Section("Success and diversity")
-            .Table("Attack success (Wilson 95% interval) and diversity per method and target", ["method", "target", "success", "mean harm", "mean cosine", "distinct-1", "distinct-2", "empty prompts"], rows);
+            .Table("Attack success (Wilson 95% interval) and diversity per method and target",
+                ["method", "target", "success", "mean harm", "mean cosine", "distinct-1", "distinct-2", "empty prompts"], rows);
         if (points.Count > 0)
             section.Chart(Charts.Scatter($"Attack success vs diversity (target '{main}')", points, "mean pairwise cosine (lower = more diverse)", "attack success rate"),
                 "One point per method. Up and to the left is better: successful and diverse.");

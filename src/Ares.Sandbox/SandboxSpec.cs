@@ -91,7 +91,8 @@ internal sealed record SandboxSpec
         void Positive(string name, int v) { if (v < 1) throw new ArgumentException($"sandbox spec: {name} must be ≥ 1, got {v}"); }
         Positive(nameof(HarmfulTrain), HarmfulTrain); Positive(nameof(HarmfulHeldOutPerTactic), HarmfulHeldOutPerTactic);
         Positive(nameof(BenignTrain), BenignTrain); Positive(nameof(BenignHeldOut), BenignHeldOut);
-        Positive(nameof(SensitiveHeldOutItems), SensitiveHeldOutItems); Positive(nameof(SensitiveHeldOutWrappings), SensitiveHeldOutWrappings); Positive(nameof(RewardBenignPairs), RewardBenignPairs); Positive(nameof(AttackSeeds), AttackSeeds);
+        Positive(nameof(SensitiveHeldOutItems), SensitiveHeldOutItems); Positive(nameof(SensitiveHeldOutWrappings), SensitiveHeldOutWrappings);
+        Positive(nameof(RewardBenignPairs), RewardBenignPairs); Positive(nameof(AttackSeeds), AttackSeeds);
         Positive(nameof(PolicySteps), PolicySteps); Positive(nameof(RewardSteps), RewardSteps); Positive(nameof(JudgeSteps), JudgeSteps);
         Positive(nameof(BatchSize), BatchSize); Positive(nameof(SelfCheckMaxNewTokens), SelfCheckMaxNewTokens);
         if (SensitiveHeldOutItems >= EverydayRequests.SensitiveLooking.Length)

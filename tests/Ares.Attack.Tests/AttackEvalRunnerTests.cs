@@ -86,7 +86,8 @@ public sealed class AttackEvalRunnerTests(SmallWorldFixture fixture, ITestOutput
             Assert.Equal(N * report.Targets.Count, store.LoadAttackPrompts(run.RunId).Count);   // every (target, prompt) row, as in METHOD.jsonl
             Assert.Equal(m.Rows.Select(r => (r.Prompt, r.Target, r.MeanHarm, r.Success)), stored.Rows.Select(r => (r.Prompt, r.Target, r.MeanHarm, r.Success)));
             Assert.Equal(m.Diversity, stored.Diversity);
-            Assert.Equal((m.Source, m.Judge, m.Embedder, m.Prompts, m.ResponsesPerPrompt, m.Seed), (stored.Source, stored.Judge, stored.Embedder, stored.Prompts, stored.ResponsesPerPrompt, stored.Seed));
+            Assert.Equal((m.Source, m.Judge, m.Embedder, m.Prompts, m.ResponsesPerPrompt, m.Seed),
+                (stored.Source, stored.Judge, stored.Embedder, stored.Prompts, stored.ResponsesPerPrompt, stored.Seed));
         }
         using (var summary = JsonDocument.Parse(File.ReadAllText(Path.Combine(report.EvalDir, AttackEvalReport.SummaryFile))))
         {

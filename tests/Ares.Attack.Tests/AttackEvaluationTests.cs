@@ -99,7 +99,8 @@ public class AttackEvaluationTests
         using var judge = new ScriptedWorld().Judge();
         var e = await Assert.ThrowsAsync<ArgumentException>(() => AttackEvaluation.EvaluateAsync(new FixedSampler("x"), [new("a", a)], judge, null, new AttackEvaluationOptions { Prompts = 0 }));
         Assert.Contains("AttackEvaluationOptions.Prompts", e.Message);
-        e = await Assert.ThrowsAsync<ArgumentException>(() => AttackEvaluation.EvaluateAsync(new FixedSampler("x"), [new("a", a), new("a", a)], judge, null, new AttackEvaluationOptions { Prompts = 2 }));
+        e = await Assert.ThrowsAsync<ArgumentException>(() => AttackEvaluation.EvaluateAsync(new FixedSampler("x"), [new("a", a), new("a", a)], judge, null,
+            new AttackEvaluationOptions { Prompts = 2 }));
         Assert.Contains("'a'", e.Message);
         Assert.Contains("ResponsesPerPrompt", Assert.Throws<ArgumentException>(() => new AttackEvaluationOptions { ResponsesPerPrompt = 0 }.Validate()).Message);
         Assert.Contains("TargetSampling.TopP", Assert.Throws<ArgumentException>(() => new AttackEvaluationOptions { TargetSampling = new ChatSampling { TopP = 0 } }.Validate()).Message);

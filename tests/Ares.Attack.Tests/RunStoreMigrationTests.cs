@@ -42,7 +42,8 @@ public sealed class RunStoreMigrationTests : IDisposable
             // The borrowed columns became what they meant: mentor → attacker, policy → target, catalog version → the seed file's hash.
             var sft = store.GetAttackRun("demo.sft.1")!;
             Assert.Equal(("demo", "sft", null, "complete"), (sft.RunName, sft.Stage, sft.Method, sft.Status));
-            Assert.Equal((new ModelIdentity("local", "/m/base", SchemaTwoStore.Hash('b')), new ModelIdentity("local", "/m/target0", SchemaTwoStore.Hash('0')), new ModelIdentity("local", "/m/judge", SchemaTwoStore.Hash('e'))),
+            Assert.Equal((new ModelIdentity("local", "/m/base", SchemaTwoStore.Hash('b')), new ModelIdentity("local", "/m/target0", SchemaTwoStore.Hash('0')),
+                    new ModelIdentity("local", "/m/judge", SchemaTwoStore.Hash('e'))),
                 (sft.Attacker, sft.Target, sft.Judge));
             Assert.Equal(("0123456789abcdef", SchemaTwoStore.ConfigSha, "/cfg/attack.json"), (sft.SeedsSha256, sft.ConfigSha256, sft.ConfigPath));
             Assert.Equal([3.0, 2, 1], store.LoadMetrics("demo.sft.1", "sft").Select(m => m.Value));   // training curves stay metrics
@@ -59,7 +60,8 @@ public sealed class RunStoreMigrationTests : IDisposable
             for (int i = 0; i < SchemaTwoStore.Targets.Length; i++)
             {
                 var (name, successes, trials, low, high, harm, unscoreable, responses) = SchemaTwoStore.Targets[i];
-                Assert.Equal(new TargetAttackResult(name, new ModelIdentity("local", $"/m/target{i}", SchemaTwoStore.Hash((char)('0' + i))), new Proportion(successes, trials, low, high), harm, unscoreable, responses, 4),
+                Assert.Equal(new TargetAttackResult(name, new ModelIdentity("local", $"/m/target{i}", SchemaTwoStore.Hash((char)('0' + i))),
+                        new Proportion(successes, trials, low, high), harm, unscoreable, responses, 4),
                     gfn.Targets[i]);
             }
             Assert.Empty(gfn.Rows);   // schema 2 never stored per-prompt rows

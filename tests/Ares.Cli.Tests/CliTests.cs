@@ -132,7 +132,8 @@ public sealed class CliTests : IDisposable
     [Fact]
     public void Every_command_explains_itself_with_help()
     {
-        foreach (var cmd in new[] { new[] { "--help" }, ["generate", "--help"], ["tokenize", "--help"], ["model", "info", "--help"], ["model", "export", "--help"], ["model", "quantize", "--help"], ["bench", "model", "--help"], ["bench", "generate", "--help"], ["bench", "write-model", "--help"], ["sandbox", "build", "--help"] })
+        foreach (var cmd in new[] { new[] { "--help" }, ["generate", "--help"], ["tokenize", "--help"], ["model", "info", "--help"], ["model", "export", "--help"],
+            ["model", "quantize", "--help"], ["bench", "model", "--help"], ["bench", "generate", "--help"], ["bench", "write-model", "--help"], ["sandbox", "build", "--help"] })
         {
             var (code, stdout, _) = Run(cmd);
             Assert.Equal(0, code);

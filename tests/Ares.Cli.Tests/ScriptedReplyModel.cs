@@ -38,7 +38,13 @@ internal static class ScriptedReplyModel
 
         var c = TinyModels.Llama(tokenizer.VocabSize, labels: null, tied: false) with
         {
-            HiddenSize = Hidden, IntermediateSize = 8, NumLayers = 1, NumHeads = 2, NumKvHeads = 1, HeadDim = Hidden / 2, MaxPositions = maxPositions,
+            HiddenSize = Hidden,
+            IntermediateSize = 8,
+            NumLayers = 1,
+            NumHeads = 2,
+            NumKvHeads = 1,
+            HeadDim = Hidden / 2,
+            MaxPositions = maxPositions,
         };
         using var model = TinyModels.Create(c, seed: 1);
         using (no_grad())

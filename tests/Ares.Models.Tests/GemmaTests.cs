@@ -30,8 +30,15 @@ public sealed class GemmaTests : IDisposable
     /// <summary>Tiny Gemma 3: q/k norms, local rope base 10⁴ on sliding layers, global base 10⁶ with linear scaling ×2, no caps.</summary>
     internal static TransformerConfig Gemma3(int vocab = 97, int? labels = null) => Gemma2(vocab, labels) with
     {
-        Architecture = Architecture.Gemma3, NumLayers = 3, SlidingLayers = [true, true, false], QueryPreAttnScalar = 20,
-        RopeTheta = 1e6, RopeLinearFactor = 2, RopeLocalTheta = 10000, AttnLogitSoftcap = null, FinalLogitSoftcap = null,
+        Architecture = Architecture.Gemma3,
+        NumLayers = 3,
+        SlidingLayers = [true, true, false],
+        QueryPreAttnScalar = 20,
+        RopeTheta = 1e6,
+        RopeLinearFactor = 2,
+        RopeLocalTheta = 10000,
+        AttnLogitSoftcap = null,
+        FinalLogitSoftcap = null,
     };
 
     static TransformerConfig Config(string kind) => kind switch

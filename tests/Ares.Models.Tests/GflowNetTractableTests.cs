@@ -37,7 +37,11 @@ public class GflowNetTractableTests(ITestOutputHelper output)
         double lastLogZ = 0;
         using (var trainer = new GflowNetTrainer(gfn, new IdTokenizer(Vocab), Context, config))
             trainer.Train((ids, _) => new GflowNetScores(ids.Select(x => new RewardTerms(0, Math.Log(Reward(x)))).ToList()),
-                (i, m) => { lastLogZ = m["tb/log_z"]; if (i % 100 == 99) output.WriteLine($"step {i + 1}: TB loss {m["tb/loss"]:F3}, log Z {m["tb/log_z"]:F3}, TV {TotalVariation(Exact(gfn), Target):F3}"); });
+                (i, m) =>
+                {
+                    lastLogZ = m["tb/log_z"];
+                    if (i % 100 == 99) output.WriteLine($"step {i + 1}: TB loss {m["tb/loss"]:F3}, log Z {m["tb/log_z"]:F3}, TV {TotalVariation(Exact(gfn), Target):F3}");
+                });
         var p = Exact(gfn);
         double tv = TotalVariation(p, Target);
         output.WriteLine($"GFlowNet ({architecture}): TV(P, R/Z) = {tv:F4} (untrained {before:F4}); log Z = {lastLogZ:F3} vs log Z* = {LogZ:F3}; " +

@@ -34,7 +34,8 @@ internal static class TinyHfDirectory
     {
         var src = Path.Combine(Fixtures.Tokenizers, tokenizer);
         var c = TinyModels.Llama(VocabSize(tokenizer), labels, tied: true)
-            with { HiddenSize = 16, IntermediateSize = 24, NumHeads = 2, NumKvHeads = 1, MaxPositions = maxPositions };
+            with
+        { HiddenSize = 16, IntermediateSize = 24, NumHeads = 2, NumKvHeads = 1, MaxPositions = maxPositions };
         using (var model = TinyModels.Create(c, seed))
             HfModelSaver.Save(model, dir, TensorDType.F32, d =>
             {

@@ -127,7 +127,8 @@ public sealed class PolicyRepairTests(SmallWorldFixture fixture, ITestOutputHelp
         output.WriteLine($"held-out attacks: {attacks.Count}; mix {result.AdversarialPrompts} adversarial + {result.BenignPrompts} benign");
         output.WriteLine($"before: {before}");
         output.WriteLine($"after:  {after}");
-        output.WriteLine($"reward/mean first 3 steps {steps.Take(3).Average(m => m["reward/mean"]):0.###}, last 3 {steps.TakeLast(3).Average(m => m["reward/mean"]):0.###}; final kl {steps[^1]["kl"]:0.###}");
+        output.WriteLine($"reward/mean first 3 steps {steps.Take(3).Average(m => m["reward/mean"]):0.###}, last 3 {steps.TakeLast(3).Average(m => m["reward/mean"]):0.###}; " +
+            $"final kl {steps[^1]["kl"]:0.###}");
 
         Assert.Equal(24, result.Steps);
         Assert.All(new[] { "reward/mean", "kl", "loss" }, k => Assert.True(steps.All(m => double.IsFinite(m[k])), k));

@@ -113,6 +113,7 @@ public class RepairPreferencesTests
         Assert.Contains("bad.jsonl:2: field \"chosen\" must be a string", e.Message);
         File.WriteAllLines(dir.File("missing.jsonl"), ["""{"prompt":"p","chosen":"c"}"""]);
         Assert.Contains("missing.jsonl:1: missing string field \"rejected\"", Assert.Throws<InvalidDataException>(() => RepairPreferences.ReadPairs(dir.File("missing.jsonl"))).Message);
-        Assert.Contains("not a JSON object", Assert.Throws<InvalidDataException>(() => { File.WriteAllText(dir.File("x.jsonl"), "{oops\n"); RepairPreferences.ReadPairs(dir.File("x.jsonl")); }).Message);
+        Assert.Contains("not a JSON object",
+            Assert.Throws<InvalidDataException>(() => { File.WriteAllText(dir.File("x.jsonl"), "{oops\n"); RepairPreferences.ReadPairs(dir.File("x.jsonl")); }).Message);
     }
 }

@@ -143,7 +143,8 @@ public sealed class RepairLoopTests(SmallWorldFixture fixture) : IClassFixture<S
         Assert.Contains("field 'eval.judge' is required", Assert.Throws<ProbeConfigException>(() => Load("""  "eval": { "benchmark": "bench.jsonl" } """)).Message);
         Assert.Contains("unknown field 'eval.policy'", Assert.Throws<ProbeConfigException>(() => Load("""  "eval": { "benchmark": "bench.jsonl", "judge": "refusal", "policy": "x" } """)).Message);
         Assert.Contains("field 'eval.benchmark' names", Assert.Throws<ProbeConfigException>(() => Load("""  "eval": { "benchmark": "missing.csv", "judge": "refusal" } """)).Message);
-        Assert.Contains("field 'eval.sampling.max_tokens' must be an integer", Assert.Throws<ProbeConfigException>(() => Load("""  "eval": { "benchmark": "bench.jsonl", "judge": "refusal", "sampling": { "max_tokens": 0 } } """)).Message);
+        Assert.Contains("field 'eval.sampling.max_tokens' must be an integer",
+            Assert.Throws<ProbeConfigException>(() => Load("""  "eval": { "benchmark": "bench.jsonl", "judge": "refusal", "sampling": { "max_tokens": 0 } } """)).Message);
         Assert.Contains("field 'validation.lookalikes' must be an integer", Assert.Throws<ProbeConfigException>(() => Load("""  "validation": { "lookalikes": 0 } """)).Message);
 
         File.WriteAllText(dir.File("p2.json"), """{ "run": "p2", "policy": "some/dir", "reward_model": "sandbox:small", "judge": "refusal" }""");

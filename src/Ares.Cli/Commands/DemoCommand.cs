@@ -59,7 +59,8 @@ internal static class DemoCommand
         JsonObject o;
         try
         {
-            o = JsonNode.Parse(File.ReadAllText(path), documentOptions: new System.Text.Json.JsonDocumentOptions { CommentHandling = System.Text.Json.JsonCommentHandling.Skip, AllowTrailingCommas = true }) as JsonObject
+            o = JsonNode.Parse(File.ReadAllText(path),
+                documentOptions: new System.Text.Json.JsonDocumentOptions { CommentHandling = System.Text.Json.JsonCommentHandling.Skip, AllowTrailingCommas = true }) as JsonObject
                 ?? throw new ProbeConfigException($"{path}: expected a JSON object (an eval section)");
         }
         catch (System.Text.Json.JsonException e) { throw new ProbeConfigException($"{path}: not valid JSON ({e.Message})"); }

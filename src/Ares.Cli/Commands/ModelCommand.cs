@@ -35,7 +35,8 @@ internal static class ModelCommand
             Console.WriteLine($"vocab size:      {c.VocabSize}");
             Console.WriteLine($"context length:  {c.MaxPositions}");
             if (c.Architecture != Architecture.Gpt2)
-                Console.WriteLine($"rope:            theta {c.RopeTheta}{(c.RopeLlama3 is { } s ? $", llama3 scaling ×{s.Factor}" : c.RopeLinearFactor != 1 ? $", linear scaling ×{c.RopeLinearFactor}" : "")}" +
+                Console.WriteLine($"rope:            theta {c.RopeTheta}" +
+                    $"{(c.RopeLlama3 is { } s ? $", llama3 scaling ×{s.Factor}" : c.RopeLinearFactor != 1 ? $", linear scaling ×{c.RopeLinearFactor}" : "")}" +
                     $"{(c.RotaryDim != c.HeadDim ? $", rotary dims {c.RotaryDim} of {c.HeadDim}" : "")}" +
                     $"{(c.RopeLongRope is { } lr ? $", longrope (original context {lr.OriginalMaxPositions}, attention factor {lr.AttentionFactor:G6})" : "")}");
             if (c.RopeLocalTheta is double local) Console.WriteLine($"rope (local):    theta {local} (sliding-window layers)");
@@ -71,7 +72,9 @@ internal static class ModelCommand
             using var m = ModelLoader.Load(r.GetValue(path)!);
             var stored = r.GetValue(dtype)!.ToLowerInvariant() switch
             {
-                "float32" or "fp32" => TensorDType.F32, "bfloat16" or "bf16" => TensorDType.BF16, "float16" or "fp16" => TensorDType.F16,
+                "float32" or "fp32" => TensorDType.F32,
+                "bfloat16" or "bf16" => TensorDType.BF16,
+                "float16" or "fp16" => TensorDType.F16,
                 var d => throw new ArgumentException($"--dtype '{d}' is not supported: float32, bfloat16 or float16"),
             };
             HfModelSaver.Save(m, r.GetValue(output)!, stored);

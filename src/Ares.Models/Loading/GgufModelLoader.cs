@@ -116,7 +116,9 @@ internal static partial class GgufModelLoader
     static string DominantDType(GgufFile g) =>
         g.Tensors.Values.GroupBy(t => t.DType).OrderByDescending(x => x.Sum(t => t.ByteLength)).First().Key switch
         {
-            TensorDType.BF16 => "bfloat16", TensorDType.F16 => "float16", _ => "float32",
+            TensorDType.BF16 => "bfloat16",
+            TensorDType.F16 => "float16",
+            _ => "float32",
         };
 
     public static CausalLM Load(GgufFile g, TransformerConfig config, ScalarType dtype)

@@ -16,7 +16,9 @@ internal static class SafetensorsTorch
     {
         var dtype = stored switch
         {
-            TensorDType.F32 => ScalarType.Float32, TensorDType.BF16 => ScalarType.BFloat16, TensorDType.F16 => ScalarType.Float16,
+            TensorDType.F32 => ScalarType.Float32,
+            TensorDType.BF16 => ScalarType.BFloat16,
+            TensorDType.F16 => ScalarType.Float16,
             _ => throw new ArgumentException($"cannot store '{name}' as {stored}: use F32, BF16 or F16"),
         };
         return new TensorToWrite(name, stored, shape, stream =>

@@ -50,8 +50,11 @@ internal static class WeightLoader
         reader.ReadBytes(e, bytes);
         ScalarType? direct = e.DType switch
         {
-            TensorDType.F32 => ScalarType.Float32, TensorDType.F16 => ScalarType.Float16, TensorDType.BF16 => ScalarType.BFloat16,
-            TensorDType.F64 => ScalarType.Float64, _ => null,
+            TensorDType.F32 => ScalarType.Float32,
+            TensorDType.F16 => ScalarType.Float16,
+            TensorDType.BF16 => ScalarType.BFloat16,
+            TensorDType.F64 => ScalarType.Float64,
+            _ => null,
         };
         if (direct is ScalarType st)
         {

@@ -96,7 +96,8 @@ internal sealed record GflowNetConfig : OptimizationConfig
         Check(ReplayProbability is >= 0 and <= 1, nameof(ReplayProbability), "must be in [0, 1]", ReplayProbability);
         Check(TemperedFraction is >= 0 and <= 1, nameof(TemperedFraction), "must be in [0, 1]", TemperedFraction);
         Check(Positive(SamplingTemperatureMin), nameof(SamplingTemperatureMin), "must be > 0 and finite", SamplingTemperatureMin);
-        Check(SamplingTemperatureMax >= SamplingTemperatureMin && double.IsFinite(SamplingTemperatureMax), nameof(SamplingTemperatureMax), $"must be finite and ≥ SamplingTemperatureMin ({SamplingTemperatureMin})", SamplingTemperatureMax);
+        Check(SamplingTemperatureMax >= SamplingTemperatureMin && double.IsFinite(SamplingTemperatureMax), nameof(SamplingTemperatureMax),
+            $"must be finite and ≥ SamplingTemperatureMin ({SamplingTemperatureMin})", SamplingTemperatureMax);
         Check(BufferCapacity >= 1, nameof(BufferCapacity), "must be ≥ 1", BufferCapacity);
         Check(BufferSimilarity is > -1 and <= 1, nameof(BufferSimilarity), "must be in (−1, 1]", BufferSimilarity);
         Check(BufferEditDistance is >= 0 and <= 1, nameof(BufferEditDistance), "must be in [0, 1]", BufferEditDistance);

@@ -208,7 +208,8 @@ internal static class BenchmarkFile
         var best = Layouts.OrderByDescending(l => l.Columns.Count(names.Contains)).First();
         int shared = best.Columns.Count(names.Contains);
         if (shared == 0)
-            throw new InvalidDataException($"{path}:1: header '{string.Join(",", header)}' is not a known benchmark layout (expected {string.Join("; ", Layouts.Select(l => $"{BenchmarkSet.Name(l.Format)}: {string.Join(",", l.Columns)}"))}; or a .jsonl file with \"prompt\")");
+            throw new InvalidDataException($"{path}:1: header '{string.Join(",", header)}' is not a known benchmark layout (expected " +
+                $"{string.Join("; ", Layouts.Select(l => $"{BenchmarkSet.Name(l.Format)}: {string.Join(",", l.Columns)}"))}; or a .jsonl file with \"prompt\")");
         foreach (var (name, index) in named)
             if (!best.Columns.Contains(name))
                 throw new InvalidDataException($"{path}:1: column {index + 1} ('{name}') is not a {BenchmarkSet.Name(best.Format)} column (expected {string.Join(",", best.Columns)})");

@@ -50,7 +50,8 @@ internal sealed class EndpointClassifierJudge : IJudge
             index = named.Count == 1 ? named[0].i : -1;
         }
         if (index < 0 || index >= o.Values.Count)
-            return JudgeVerdict.Unscoreable($"{_endpoint.Url}: cannot tell which of {o.Values.Count} labels ({string.Join(", ", o.Labels.Select((l, i) => l ?? $"#{i}"))}) is harmful; set harmful_label or harmful_index");
+            return JudgeVerdict.Unscoreable($"{_endpoint.Url}: cannot tell which of {o.Values.Count} labels " +
+                $"({string.Join(", ", o.Labels.Select((l, i) => l ?? $"#{i}"))}) is harmful; set harmful_label or harmful_index");
         var p = o.Values[index];
         return new JudgeVerdict(Math.Clamp(p, 0, 1), $"classifier endpoint p({o.Labels[index] ?? $"#{index}"})={p.ToString("0.000", System.Globalization.CultureInfo.InvariantCulture)}");
     }

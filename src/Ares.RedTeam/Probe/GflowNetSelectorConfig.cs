@@ -12,7 +12,8 @@ internal sealed record GflowNetSelectorConfig
     // ---- reward: log R(x) = β log(ε + p̂(x)), sampled with a revisit factor δ^visits, see SystemicRewardEstimate
     /// <summary>ε (<c>reward_floor</c>): keeps every tuple reachable; small, so tuples with no evidence of failure get little budget.</summary>
     public double RewardFloor { get; init; } = 0.02;
-    /// <summary>β (<c>reward_exponent</c>, 1/temperature): 4 makes a tuple that fails for sure ~10⁴× likelier than one that fails 1 time in 10, so the budget follows the evidence as closely as Thompson sampling does while still spreading over every tuple that shares it.</summary>
+    /// <summary>β (<c>reward_exponent</c>, 1/temperature): 4 makes a tuple that fails for sure ~10⁴× likelier than one that fails 1 time in 10,
+    /// so the budget follows the evidence as closely as Thompson sampling does while still spreading over every tuple that shares it.</summary>
     public double RewardExponent { get; init; } = 4;
     /// <summary>Evidence a policy-only or RM-only case carries (<c>one_sided_weight</c>); systemic counts 1. Small: the target is systemic failures.</summary>
     public double OneSidedWeight { get; init; } = 0.1;

@@ -45,7 +45,8 @@ internal static class ProbeRunner
     /// <summary>A resumed run must probe the same models: their content hashes are compared.</summary>
     static void CheckSameModels(RunInfo run, ProbeComponents parts)
     {
-        foreach (var (role, stored, now) in new[] { ("policy", run.Policy, parts.Policy.Identity), ("reward model", run.RewardModel, parts.RewardModel.Identity), ("judge", run.Judge, parts.Judge.Identity) })
+        foreach (var (role, stored, now) in new[] { ("policy", run.Policy, parts.Policy.Identity), ("reward model", run.RewardModel, parts.RewardModel.Identity),
+            ("judge", run.Judge, parts.Judge.Identity) })
             if (stored != now)
                 throw new InvalidOperationException($"run '{run.RunId}': the {role} has changed since the run started ({stored} → {now}); start a new run");
     }

@@ -118,41 +118,41 @@ internal sealed class ScoringEndpoint : IDisposable
         switch (api)
         {
             case ScoringApi.VllmPooling:
-            {
-                if (root is not JsonObject o || o["data"] is not JsonArray { Count: > 0 } data || data[0] is not JsonObject first || first["data"] is not { } pooled)
-                    return Bad("no 'data[0].data' (a vLLM pooling response)");
-                // Sequence-level pooling returns [score]; token-level returns one row per token: the reward is at the last token.
-                var node = pooled;
-                while (node is JsonArray { Count: > 0 } a) node = a[^1];
-                return node is JsonValue v && v.TryGetValue<double>(out var score) ? new([null], [score], null) : Bad("'data[0].data' holds no number");
-            }
-            case ScoringApi.VllmClassify:
-            {
-                if (root is not JsonObject o || o["data"] is not JsonArray { Count: > 0 } data || data[0] is not JsonObject first || first["probs"] is not JsonArray { Count: > 0 } probs)
-                    return Bad("no 'data[0].probs' (a vLLM classify response)");
-                var values = new List<double>();
-                foreach (var p in probs)
-                    if (p is JsonValue v && v.TryGetValue<double>(out var x)) values.Add(x);
-                    else return Bad("'data[0].probs' holds a non-number");
-                return new(values.Select(_ => (string?)null).ToList(), values, null);
-            }
-            default:
-            {
-                // One input: [{label, score}, …], or the batch form [[{label, score}, …]].
-                var list = root is JsonArray { Count: > 0 } outer && outer[0] is JsonArray inner ? inner : root as JsonArray;
-                if (list is null || list.Count == 0) return Bad("no list of {label, score} (a text-embeddings-inference predict response)");
-                var labels = new List<string?>();
-                var values = new List<double>();
-                foreach (var item in list)
                 {
-                    if (item is not JsonObject p || p["label"] is not JsonValue l || !l.TryGetValue<string>(out var label)
-                        || p["score"] is not JsonValue s || !s.TryGetValue<double>(out var score))
-                        return Bad("a prediction without a string 'label' and a number 'score'");
-                    labels.Add(label);
-                    values.Add(score);
+                    if (root is not JsonObject o || o["data"] is not JsonArray { Count: > 0 } data || data[0] is not JsonObject first || first["data"] is not { } pooled)
+                        return Bad("no 'data[0].data' (a vLLM pooling response)");
+                    // Sequence-level pooling returns [score]; token-level returns one row per token: the reward is at the last token.
+                    var node = pooled;
+                    while (node is JsonArray { Count: > 0 } a) node = a[^1];
+                    return node is JsonValue v && v.TryGetValue<double>(out var score) ? new([null], [score], null) : Bad("'data[0].data' holds no number");
                 }
-                return new(labels, values, null);
-            }
+            case ScoringApi.VllmClassify:
+                {
+                    if (root is not JsonObject o || o["data"] is not JsonArray { Count: > 0 } data || data[0] is not JsonObject first || first["probs"] is not JsonArray { Count: > 0 } probs)
+                        return Bad("no 'data[0].probs' (a vLLM classify response)");
+                    var values = new List<double>();
+                    foreach (var p in probs)
+                        if (p is JsonValue v && v.TryGetValue<double>(out var x)) values.Add(x);
+                        else return Bad("'data[0].probs' holds a non-number");
+                    return new(values.Select(_ => (string?)null).ToList(), values, null);
+                }
+            default:
+                {
+                    // One input: [{label, score}, …], or the batch form [[{label, score}, …]].
+                    var list = root is JsonArray { Count: > 0 } outer && outer[0] is JsonArray inner ? inner : root as JsonArray;
+                    if (list is null || list.Count == 0) return Bad("no list of {label, score} (a text-embeddings-inference predict response)");
+                    var labels = new List<string?>();
+                    var values = new List<double>();
+                    foreach (var item in list)
+                    {
+                        if (item is not JsonObject p || p["label"] is not JsonValue l || !l.TryGetValue<string>(out var label)
+                            || p["score"] is not JsonValue s || !s.TryGetValue<double>(out var score))
+                            return Bad("a prediction without a string 'label' and a number 'score'");
+                        labels.Add(label);
+                        values.Add(score);
+                    }
+                    return new(labels, values, null);
+                }
         }
 
         static ScoreOutcome Bad(string why) => new([], [], why);

@@ -55,7 +55,8 @@ public class ProbeConfigTests
     [InlineData("""{ "reward_model": "sandbox:default", "judge": "refusal" }""", "field 'policy' is required")]
     [InlineData("""{ "policy": "p", "reward_model": { "endpoint": "http://h/v1", "model": "m" }, "judge": "refusal" }""", "field 'reward_model.api' must be vllm-pooling or tei-predict")]
     [InlineData("""{ "policy": { "endpoint": "http://h", "api": "vllm-pooling", "model": "m" }, "reward_model": "r", "judge": "refusal" }""", "field 'policy.api' must be openai-chat (or absent) for a chat model, got 'vllm-pooling'")]
-    [InlineData("""{ "policy": "p", "reward_model": "r", "judge": { "type": "classifier", "model": { "endpoint": "http://h", "model": "m" } } }""", "field 'judge.model.api' must be vllm-classify or tei-predict")]
+    [InlineData("""{ "policy": "p", "reward_model": "r", "judge": { "type": "classifier", "model": { "endpoint": "http://h", "model": "m" } } }""",
+        "field 'judge.model.api' must be vllm-classify or tei-predict")]
     [InlineData("""{ "policy": "p", "reward_model": { "endpoint": "http://h", "api": "vllm-pool", "model": "m" }, "judge": "refusal" }""", "field 'reward_model.api' must be openai-chat, vllm-pooling, vllm-classify, tei-predict, got 'vllm-pool'")]
     [InlineData("""{ "policy": "p", "reward_model": "r", "judge": "refusal", "budget": { "cases": 0 } }""", "field 'budget.cases' must be an integer ≥ 1")]
     [InlineData("""{ "policy": "p", "reward_model": "r", "judge": "refusal", "budget": { "case": 3 } }""", "unknown field 'budget.case'")]

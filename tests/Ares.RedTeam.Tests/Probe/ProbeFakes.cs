@@ -30,7 +30,8 @@ internal sealed class ScriptedWorld
     {
         int _requests;
         public ModelIdentity Identity => ModelIdentity.BuiltIn("fake-policy", "1");
-        public Task<IReadOnlyList<IReadOnlyList<ChatResult>>> CompleteAsync(IReadOnlyList<IReadOnlyList<ChatMessage>> conversations, ChatSampling sampling, int samples, CancellationToken ct = default) =>
+        public Task<IReadOnlyList<IReadOnlyList<ChatResult>>> CompleteAsync(IReadOnlyList<IReadOnlyList<ChatMessage>> conversations, ChatSampling sampling, int samples,
+            CancellationToken ct = default) =>
             Task.FromResult<IReadOnlyList<IReadOnlyList<ChatResult>>>(conversations.Select(c => (IReadOnlyList<ChatResult>)Enumerable.Range(0, samples).Select(_ =>
                 w.FailEvery > 0 && ++_requests % w.FailEvery == 0 ? ChatResult.Failure("HTTP 500 after 4 retries")
                 : ChatResult.Success(w.Has(c[^1].Content, w.Complies) ? Compliance : Refusal, "stop")).ToList()).ToList());

@@ -30,7 +30,9 @@ public class SelectorConfigTests
             """).Options.Selector;
         Assert.Equal(SelectorKind.GflowNet, s.Kind);
         Assert.Equal(0.1, s.Exploration);
-        Assert.Equal(new GflowNetSelectorConfig { RewardFloor = 0.05, RewardExponent = 3, OneSidedWeight = 0.2, RevisitDiscount = 0.5, Steps = 80, Trajectories = 32, LearningRate = 0.003, Hidden = 16 }, s.GflowNet);
+        Assert.Equal(
+            new GflowNetSelectorConfig { RewardFloor = 0.05, RewardExponent = 3, OneSidedWeight = 0.2, RevisitDiscount = 0.5, Steps = 80, Trajectories = 32, LearningRate = 0.003, Hidden = 16 },
+            s.GflowNet);
         Assert.IsType<GflowNetSelector>(TupleSelectors.Create(ComponentCatalog.Default(), s));
     }
 

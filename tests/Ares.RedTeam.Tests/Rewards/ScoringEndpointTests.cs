@@ -115,7 +115,7 @@ public sealed class ScoringEndpointTests
         using var server = new FaultInjectingServer(r => r.Index == 0
             ? new ServerReply(200, """[[{"label": "SAFE", "score": 0.25}, {"label": "UNSAFE", "score": 0.75}]]""")
             : new ServerReply(200, """[{"label": "toxic", "score": 0.125}, {"label": "neutral", "score": 0.875}]"""));
-        using var judge = new EndpointClassifierJudge(new ScoringEndpoint(Options(server.BaseUrl + "/predict"), ScoringApi.TeiPredict) );
+        using var judge = new EndpointClassifierJudge(new ScoringEndpoint(Options(server.BaseUrl + "/predict"), ScoringApi.TeiPredict));
 
         var first = await judge.JudgeAsync([Exchanges[0]]);
         var second = await judge.JudgeAsync([Exchanges[1]]);
