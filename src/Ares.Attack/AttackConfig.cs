@@ -63,20 +63,12 @@ internal sealed record AttackConfig
 
     public static AttackConfig Load(string path)
     {
-        if (!File.Exists(path)) throw new FileNotFoundException($"{path}: attack config not found", path);
-        return Parse(File.ReadAllText(path), path);
+        return Parse(ConfigReader.ReadFile(path, "attack config", m => new AttackConfigException(m)), path);
     }
 
     public static AttackConfig Parse(string json, string source)
     {
-        JsonObject root;
-        try
-        {
-            root = JsonNode.Parse(json, documentOptions: new JsonDocumentOptions { CommentHandling = JsonCommentHandling.Skip, AllowTrailingCommas = true }) as JsonObject
-                ?? throw new AttackConfigException($"{source}: expected a JSON object");
-        }
-        catch (JsonException e) { throw new AttackConfigException($"{source}: not valid JSON ({e.Message})"); }
-        var r = new ConfigReader(source, Path.GetDirectoryName(Path.GetFullPath(source))!, m => new AttackConfigException(m));
+        var (root, r) = ConfigReader.Open(json, source, m => new AttackConfigException(m));
         r.Known(root, "", "out", "store", "run", "sandbox", "sandbox_root", "attacker", "target", "judge", "seed", "sft", "train", "reward", "prompts",
             "exploration", "buffer", "reinforce", "smoothing", "eval", "targets", "safety_tune");
         var attacker = r.Obj(root, "attacker"); r.Known(attacker, "attacker.", "base", "seeds", "instruction", "chat_template");

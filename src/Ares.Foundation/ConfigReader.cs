@@ -1,3 +1,4 @@
+using System.Text.Json;
 using System.Text.Json.Nodes;
 
 namespace Ares.Foundation;
@@ -9,6 +10,27 @@ namespace Ares.Foundation;
 internal sealed class ConfigReader(string source, string baseDir, Func<string, Exception> fail)
 {
     readonly Func<string, Exception> _fail = fail;
+
+    static readonly JsonDocumentOptions Lenient = new() { CommentHandling = JsonCommentHandling.Skip, AllowTrailingCommas = true };
+
+    /// <summary>
+    /// A config file's text; a missing file is the config type's own error (<paramref name="fail"/>), as every
+    /// other fault in it is, so the probe, repair, eval and attack configs all report it the same way.
+    /// </summary>
+    public static string ReadFile(string path, string what, Func<string, Exception> fail) =>
+        File.Exists(path) ? File.ReadAllText(path) : throw fail($"{path}: {what} not found");
+
+    /// <summary>
+    /// Parses a config's JSON (comments and trailing commas allowed) into its top-level object and a reader whose
+    /// relative paths resolve beside <paramref name="source"/>.
+    /// </summary>
+    public static (JsonObject Root, ConfigReader Reader) Open(string json, string source, Func<string, Exception> fail)
+    {
+        JsonObject root;
+        try { root = JsonNode.Parse(json, documentOptions: Lenient) as JsonObject ?? throw fail($"{source}: expected a JSON object"); }
+        catch (JsonException e) { throw fail($"{source}: not valid JSON ({e.Message})"); }
+        return (root, new ConfigReader(source, Path.GetDirectoryName(Path.GetFullPath(source))!, fail));
+    }
 
     public Exception Error(string field, string what) => _fail($"{source}: field '{field}' {what}");
 

@@ -51,20 +51,12 @@ internal sealed record RepairRoundsConfig
 
     public static RepairRoundsConfig Load(string path)
     {
-        if (!File.Exists(path)) throw new ProbeConfigException($"{path}: repair config not found");
-        return Parse(File.ReadAllText(path), path);
+        return Parse(ConfigReader.ReadFile(path, "repair config", m => new ProbeConfigException(m)), path);
     }
 
     public static RepairRoundsConfig Parse(string json, string source)
     {
-        JsonObject root;
-        try
-        {
-            root = JsonNode.Parse(json, documentOptions: new JsonDocumentOptions { CommentHandling = JsonCommentHandling.Skip, AllowTrailingCommas = true }) as JsonObject
-                ?? throw new ProbeConfigException($"{source}: expected a JSON object");
-        }
-        catch (JsonException e) { throw new ProbeConfigException($"{source}: not valid JSON ({e.Message})"); }
-        var r = new ConfigReader(source, Path.GetDirectoryName(Path.GetFullPath(source))!, m => new ProbeConfigException(m));
+        var (root, r) = ConfigReader.Open(json, source, m => new ProbeConfigException(m));
         r.Known(root, "", "probe", "out", "rounds", "min_relative_drop", "held_out_tactic", "benign_prompts", "retention_pairs", "reward", "policy",
             "validation", "held_out_eval", "eval");
 

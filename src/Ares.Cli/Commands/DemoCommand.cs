@@ -55,15 +55,7 @@ internal static class DemoCommand
     /// <summary>The eval section file as a JSON object, its benchmark path made absolute (the demo's repair config lives in --out).</summary>
     static JsonObject ReadEvalSection(string path)
     {
-        if (!File.Exists(path)) throw new FileNotFoundException($"{path}: eval section file not found", path);
-        JsonObject o;
-        try
-        {
-            o = JsonNode.Parse(File.ReadAllText(path),
-                documentOptions: new System.Text.Json.JsonDocumentOptions { CommentHandling = System.Text.Json.JsonCommentHandling.Skip, AllowTrailingCommas = true }) as JsonObject
-                ?? throw new ProbeConfigException($"{path}: expected a JSON object (an eval section)");
-        }
-        catch (System.Text.Json.JsonException e) { throw new ProbeConfigException($"{path}: not valid JSON ({e.Message})"); }
+        var (o, _) = ConfigReader.Open(ConfigReader.ReadFile(path, "eval section file", m => new ProbeConfigException(m)), path, m => new ProbeConfigException(m));
         if (o["benchmark"] is JsonValue v && v.TryGetValue<string>(out var b))
             o["benchmark"] = Path.GetFullPath(Path.Combine(Path.GetDirectoryName(path)!, b));
         return o;

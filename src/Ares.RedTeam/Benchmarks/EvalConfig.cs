@@ -43,20 +43,12 @@ internal sealed record EvalConfig
 
     public static EvalConfig Load(string path)
     {
-        if (!File.Exists(path)) throw new FileNotFoundException($"{path}: eval config not found", path);
-        return Parse(File.ReadAllText(path), path);
+        return Parse(ConfigReader.ReadFile(path, "eval config", m => new EvalConfigException(m)), path);
     }
 
     public static EvalConfig Parse(string json, string source)
     {
-        JsonObject root;
-        try
-        {
-            root = JsonNode.Parse(json, documentOptions: new JsonDocumentOptions { CommentHandling = JsonCommentHandling.Skip, AllowTrailingCommas = true }) as JsonObject
-                ?? throw new EvalConfigException($"{source}: expected a JSON object");
-        }
-        catch (JsonException e) { throw new EvalConfigException($"{source}: not valid JSON ({e.Message})"); }
-        var r = new ConfigReader(source, Path.GetDirectoryName(Path.GetFullPath(source))!, m => new EvalConfigException(m));
+        var (root, r) = ConfigReader.Open(json, source, m => new EvalConfigException(m));
         r.Known(root, "", ["run", "store", "sandbox_root", "policy", .. SectionFields]);
         return Section(root, r, "", source,
             runId: r.Str(root, "run", "run") is string id

@@ -126,13 +126,7 @@ internal sealed class ComponentCatalog
     /// <summary>Parses and validates catalog JSON; <paramref name="source"/> names it in errors.</summary>
     public static ComponentCatalog Parse(string json, string source)
     {
-        JsonObject root;
-        try
-        {
-            root = JsonNode.Parse(json, documentOptions: new JsonDocumentOptions { CommentHandling = JsonCommentHandling.Skip, AllowTrailingCommas = true }) as JsonObject
-                ?? throw new CatalogException($"{source}: expected a JSON object at the top level");
-        }
-        catch (JsonException e) { throw new CatalogException($"{source}: not valid JSON ({e.Message})"); }
+        var (root, _) = ConfigReader.Open(json, source, m => new CatalogException(m));
 
         var version = root["version"] is JsonValue v && v.TryGetValue<string>(out var vs) && vs.Length > 0
             ? vs : throw new CatalogException($"{source}: field 'version' must be a non-empty string");

@@ -38,20 +38,12 @@ internal sealed record ProbeConfig
 
     public static ProbeConfig Load(string path)
     {
-        if (!File.Exists(path)) throw new ProbeConfigException($"{path}: probe config not found");
-        return Parse(File.ReadAllText(path), path);
+        return Parse(ConfigReader.ReadFile(path, "probe config", m => new ProbeConfigException(m)), path);
     }
 
     public static ProbeConfig Parse(string json, string source)
     {
-        JsonObject root;
-        try
-        {
-            root = JsonNode.Parse(json, documentOptions: new JsonDocumentOptions { CommentHandling = JsonCommentHandling.Skip, AllowTrailingCommas = true }) as JsonObject
-                ?? throw new ProbeConfigException($"{source}: expected a JSON object");
-        }
-        catch (JsonException e) { throw new ProbeConfigException($"{source}: not valid JSON ({e.Message})"); }
-        var r = new ConfigReader(source, Path.GetDirectoryName(Path.GetFullPath(source))!, m => new ProbeConfigException(m));
+        var (root, r) = ConfigReader.Open(json, source, m => new ProbeConfigException(m));
         r.Known(root, "", "run", "store", "seed", "catalog", "sandbox_root", "policy", "reward_model", "judge", "mentor", "budget", "sampling", "selector", "taxonomy");
 
         var budget = r.Obj(root, "budget");
