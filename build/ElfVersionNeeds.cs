@@ -249,15 +249,27 @@ namespace Ares.Build
                 toPatch.Add(n);
             }
             if (toPatch.Count == 0) return log;
-            using (var fs = new FileStream(path, FileMode.Open, FileAccess.ReadWrite, FileShare.Read))
+            // The output's copy may be a hard or symbolic link into the NuGet cache (CopyLocal links, see
+            // Directory.Build.props): patch a private copy and rename it over the link, so the cache stays as shipped.
+            string temp = path + ".ares-patch";
+            File.Copy(path, temp, overwrite: true);
+            try
             {
-                foreach (var n in toPatch)
+                using (var fs = new FileStream(temp, FileMode.Open, FileAccess.ReadWrite, FileShare.None))
                 {
-                    ushort flags = (ushort)(n.Flags | VerFlgWeak);
-                    fs.Seek(n.FlagsOffset, SeekOrigin.Begin);
-                    fs.Write(BitConverter.GetBytes(flags), 0, 2);
-                    log.Add("weakened " + n.Version + " (" + string.Join(", ", n.Symbols) + ") in " + path);
+                    foreach (var n in toPatch)
+                    {
+                        ushort flags = (ushort)(n.Flags | VerFlgWeak);
+                        fs.Seek(n.FlagsOffset, SeekOrigin.Begin);
+                        fs.Write(BitConverter.GetBytes(flags), 0, 2);
+                        log.Add("weakened " + n.Version + " (" + string.Join(", ", n.Symbols) + ") in " + path);
+                    }
                 }
+                File.Replace(temp, path, null); // a rename: replaces the link itself (netstandard2.0 has no Move overwrite)
+            }
+            finally
+            {
+                if (File.Exists(temp)) File.Delete(temp);
             }
             return log;
         }

@@ -117,6 +117,64 @@ public class ElfVersionNeedsTests
         finally { File.Delete(path); }
     }
 
+    static int LinkCount(string path)
+    {
+        var psi = new System.Diagnostics.ProcessStartInfo("stat", ["-L", "-c", "%h", path]) { RedirectStandardOutput = true };
+        using var p = System.Diagnostics.Process.Start(psi)!;
+        var text = p.StandardOutput.ReadToEnd();
+        p.WaitForExit();
+        Assert.Equal(0, p.ExitCode);
+        return int.Parse(text.Trim());
+    }
+
+    static void HardLink(string target, string link)
+    {
+        using var p = System.Diagnostics.Process.Start("ln", [target, link])!;
+        p.WaitForExit();
+        Assert.Equal(0, p.ExitCode);
+    }
+
+    [Theory]
+    [InlineData("hard")]
+    [InlineData("symbolic")]
+    public void Patching_a_linked_output_file_leaves_the_file_it_links_to_as_shipped(string kind)
+    {
+        // The build links package files from the NuGet cache into the output (Directory.Build.props);
+        // weakening the output's copy must not write through the link into the cache.
+        var cache = CopyOfPristineLibrary();
+        var output = cache + ".out.so";
+        try
+        {
+            if (kind == "hard") HardLink(cache, output);
+            else File.CreateSymbolicLink(output, cache);
+            var pristine = File.ReadAllBytes(cache);
+            var log = ElfVersionNeeds.WeakenMissing(output, HostWithout(Missing));
+            Assert.StartsWith("weakened GLIBCXX_3.4.32", Assert.Single(log));
+            Assert.Equal(pristine, File.ReadAllBytes(cache));
+            Assert.False(ElfVersionNeeds.ReadNeeds(cache).Single(n => n.Version == Missing).IsWeak);
+            Assert.True(ElfVersionNeeds.ReadNeeds(output).Single(n => n.Version == Missing).IsWeak);
+            Assert.Null(new FileInfo(output).LinkTarget);
+            Assert.Equal(1, LinkCount(output));
+            Assert.Equal(1, LinkCount(cache));
+            Assert.False(File.Exists(output + ".ares-patch"));
+        }
+        finally
+        {
+            File.Delete(output);
+            File.Delete(cache);
+        }
+    }
+
+    [Fact]
+    public void The_build_output_links_libtorch_from_the_package_cache_instead_of_copying_it()
+    {
+        // 461 MB in each of 19 output folders filled CI's disk; Directory.Build.props links CopyLocal files instead.
+        var lib = Path.Combine(AppContext.BaseDirectory, "runtimes", "linux-x64", "native", "libtorch_cpu.so");
+        Assert.True(File.Exists(lib), $"expected {lib}");
+        Assert.True(new FileInfo(lib).LinkTarget != null || LinkCount(lib) > 1,
+            $"{lib} is a private copy: CopyLocal linking (CreateHardLinksForCopyLocalIfPossible) is off");
+    }
+
     [Fact]
     public void The_build_output_copy_loads_into_the_process()
     {
