@@ -451,7 +451,7 @@ internal sealed partial class RunStore : IDisposable
 
     SqliteCommand Command(SqliteTransaction? tx, string sql) => Command(_db, tx, sql);
 
-    static SqliteCommand Command(SqliteConnection db, SqliteTransaction? tx, string sql)
+    internal static SqliteCommand Command(SqliteConnection db, SqliteTransaction? tx, string sql)
     {
         var cmd = db.CreateCommand();
         cmd.CommandText = sql;

@@ -282,10 +282,17 @@ internal static class RunStoreSchema
     /// <summary>The file's schema version, refusing a newer one and an SQLite file that is not a run store.</summary>
     public static int CheckVersion(SqliteConnection db, string path, SqliteTransaction? tx)
     {
-        int version = Convert.ToInt32(RunStore.Scalar(db, "PRAGMA user_version", tx), CultureInfo.InvariantCulture);
+        // One statement, so one snapshot: read as two, another connection creating the schema could commit in
+        // between, and its tables would be seen without its version (a fresh store called foreign).
+        using var cmd = RunStore.Command(db, tx,
+            "SELECT (SELECT user_version FROM pragma_user_version), (SELECT group_concat(name, ', ') FROM sqlite_schema WHERE name NOT LIKE 'sqlite_%')");
+        using var row = cmd.ExecuteReader();
+        row.Read();
+        int version = row.GetInt32(0);
+        string? tables = row.IsDBNull(1) ? null : row.GetString(1);
         if (version > RunStore.SchemaVersion)
             throw new RunStoreException($"{path}: run store schema version {version} is newer than this Ares supports ({RunStore.SchemaVersion}); use a newer Ares");
-        if (version == 0 && RunStore.Scalar(db, "SELECT group_concat(name, ', ') FROM sqlite_schema WHERE name NOT LIKE 'sqlite_%'", tx) is string tables)
+        if (version == 0 && tables is not null)
             throw new RunStoreException($"{path}: an SQLite database but not an Ares run store (no schema version; tables: {tables})");
         return version;
     }

@@ -28,6 +28,35 @@ public sealed class RunStoreTests : IDisposable
     }
 
     [Fact]
+    public void Pollers_opening_a_store_while_it_is_being_created_never_call_it_foreign()
+    {
+        // The kill -9 test polls the file while `ares probe` creates it: a reader that saw the schema version
+        // before the creator committed and the tables after called the store "not an Ares run store".
+        var errors = new System.Collections.Concurrent.ConcurrentBag<string>();
+        for (int round = 0; round < 60 && errors.IsEmpty; round++)
+        {
+            var path = _dir.File($"race-{round}.db");
+            bool done = false;
+            var pollers = Enumerable.Range(0, 3).Select(_ => new Thread(() =>
+            {
+                while (!Volatile.Read(ref done))
+                {
+                    if (!File.Exists(path)) continue;
+                    try { using var s = RunStore.Open(path, create: false); }
+                    catch (FileNotFoundException) { }
+                    catch (RunStoreException e) { errors.Add(e.Message); }
+                }
+            })).ToList();
+            pollers.ForEach(t => t.Start());
+            try { using var s = RunStore.Open(path); }
+            catch (RunStoreException e) { errors.Add("creator: " + e.Message); }
+            Volatile.Write(ref done, true);
+            pollers.ForEach(t => t.Join());
+        }
+        Assert.True(errors.IsEmpty, string.Join("\n", errors.Distinct()));
+    }
+
+    [Fact]
     public void Saved_cases_load_back_equal_including_nulls_unicode_and_mentor_failures()
     {
         const string unicode = "Ünïcödé — 日本語 — 🙂 — עברית\nsecond line\t\"quoted\" \\ back\u0000slash";
