@@ -18,7 +18,7 @@ public sealed class ServeTests : IAsyncLifetime
 
     public async Task InitializeAsync()
     {
-        var path = TinyHfDirectory.Write(_dir.File("tiny-chat"), "qwen3", maxPositions: 128);
+        var path = TinyHfDirectory.Write(_dir.File("tiny-chat"), "qwen3", maxPositions: 2048);
         // A wide gather window so concurrent test requests reliably meet in one batch.
         _server = await ChatServer.StartAsync(LocalChatModel.Load(path), "tiny-chat", gatherWindow: TimeSpan.FromMilliseconds(150));
     }
@@ -71,7 +71,7 @@ public sealed class ServeTests : IAsyncLifetime
         await BadRequest($$"""{"messages": {{Hello}}, "tools": []}""", 400, "tools", "unknown_parameter");
         await BadRequest($$"""{"model": "gpt-4", "messages": {{Hello}}}""", 404, "model", "model_not_found");
         await BadRequest("""{"messages": [""", 400, "", "invalid_json");
-        await BadRequest($$"""{"messages": [{"role": "user", "content": "{{string.Join(" ", Enumerable.Repeat("word", 200))}}"}]}""", 400, "messages", "context_length_exceeded");
+        await BadRequest($$"""{"messages": [{"role": "user", "content": "{{string.Join(" ", Enumerable.Repeat("word", 3000))}}"}]}""", 400, "messages", "context_length_exceeded");
     }
 
     [Fact]
@@ -146,7 +146,7 @@ public sealed class ServeTests : IAsyncLifetime
         {
             using var request = new HttpRequestMessage(HttpMethod.Post, _server.Url + "/v1/chat/completions")
             {
-                Content = new StringContent($$"""{"messages": {{Hello}}, "n": 4, "temperature": 1, "seed": 3, "max_tokens": 100, "stream": true}""", Encoding.UTF8, "application/json"),
+                Content = new StringContent($$"""{"messages": {{Hello}}, "n": 4, "temperature": 1, "seed": 3, "max_tokens": 2000, "stream": true}""", Encoding.UTF8, "application/json"),
             };
             using var response = await _http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, cancel.Token);
             Assert.Equal(HttpStatusCode.OK, response.StatusCode);
@@ -155,7 +155,7 @@ public sealed class ServeTests : IAsyncLifetime
             while (contentChunks < 2 && await reader.ReadLineAsync(cancel.Token) is { } line)
                 if (line.StartsWith("data: {", StringComparison.Ordinal) && Content(JsonNode.Parse(line["data: ".Length..])!) is { Length: > 0 }) contentChunks++;
             Assert.Equal(2, contentChunks);
-            cancel.Cancel(); // hang up after two deltas of a 4 × 100-token answer
+            cancel.Cancel(); // hang up after two deltas of a 4 × 2000-token answer (long enough to outlast the hang-up on a fast machine)
         }
         for (var waited = 0; _server.Batcher.Aborted == before && waited < 5000; waited += 50) await Task.Delay(50);
         Assert.Equal(before + 1, _server.Batcher.Aborted);

@@ -60,7 +60,7 @@ internal sealed class GemmaForCausalLM : CausalLM
 
     public override Tensor LmLogits(Tensor hidden)
     {
-        var logits = lm_head?.forward(hidden) ?? (score is null ? nn.functional.linear(hidden, model.embed_tokens.weight)
+        var logits = lm_head?.forward(hidden) ?? (score is null ? InferenceGemm.Linear(hidden, model.embed_tokens.weight)
             : throw new InvalidOperationException("this is a sequence-classification model: it has no LM head")); // (B, T, V)
         if (Config.FinalLogitSoftcap is not double cap) return logits;
         using (logits) return SoftCap(logits, cap);

@@ -39,7 +39,7 @@ internal sealed class Gpt2LMHeadModel : CausalLM
     }
 
     public override Tensor LmLogits(Tensor hidden) => score is null
-        ? nn.functional.linear(hidden, transformer.wte.weight)                    // (B, T, V)
+        ? InferenceGemm.Linear(hidden, transformer.wte.weight)                    // (B, T, V)
         : throw new InvalidOperationException("this is a sequence-classification model: it has no LM head");
 
     public override Tensor ScoreLogits(Tensor hidden) =>

@@ -47,7 +47,7 @@ internal sealed class Linear : nn.Module<Tensor, Tensor>
 
     public override Tensor forward(Tensor x)
     {
-        var y = nn.functional.linear(x, weight, bias);                           // (..., out)
+        var y = InferenceGemm.Linear(x, weight, bias); // (..., out)
         if (lora_A is null || !AdapterEnabled) return y;
         using var scope = NewDisposeScope();
         // The adapter may be fp32 over a bf16/fp16 base (see AddAdapter): run it in its own dtype, as PEFT does.
@@ -175,7 +175,7 @@ internal sealed class FusedProjection : IDisposable
     }
 
     /// <summary>All parts' outputs side by side (..., Σ out), in the order they were given.</summary>
-    public Tensor Forward(Tensor x) => nn.functional.linear(x, _weight, _bias);
+    public Tensor Forward(Tensor x) => InferenceGemm.Linear(x, _weight, _bias);
 
     public void Dispose() { _weight.Dispose(); _bias?.Dispose(); }
 }

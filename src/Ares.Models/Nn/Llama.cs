@@ -51,7 +51,7 @@ internal sealed class LlamaForCausalLM : CausalLM
     }
 
     public override Tensor LmLogits(Tensor hidden) =>
-        lm_head?.forward(hidden) ?? (score is null ? nn.functional.linear(hidden, model.embed_tokens.weight)
+        lm_head?.forward(hidden) ?? (score is null ? InferenceGemm.Linear(hidden, model.embed_tokens.weight)
             : throw new InvalidOperationException("this is a sequence-classification model: it has no LM head")); // (B, T, V)
 
     public override Tensor ScoreLogits(Tensor hidden) =>
