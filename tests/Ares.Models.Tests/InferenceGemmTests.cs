@@ -28,7 +28,7 @@ public class InferenceGemmTests
     [InlineData(9, 67, 100)]
     [InlineData(16, 300, 48)]
     [InlineData(70, 65, 64)]
-    public unsafe void The_dot_kernel_matches_a_float64_reference_on_ragged_shapes_and_writes_only_its_slice(int m, int n, int k)
+    public unsafe void The_dot_kernels_match_a_float64_reference_on_ragged_shapes_and_write_only_their_slices(int m, int n, int k)
     {
         var rng = new Random(m * 1000 + n * 10 + k);
         var w = Enumerable.Range(0, n * k).Select(_ => (float)(rng.NextDouble() * 2 - 1)).ToArray();
@@ -38,8 +38,8 @@ public class InferenceGemmTests
         var y = Enumerable.Repeat(float.NaN, m * n).ToArray();
         fixed (float* pw = w, px = x, py = y)
         {
-            InferenceGemm.Dots(pw, px, py, m, 0, n0, k, n);
-            InferenceGemm.Dots(pw, px, py, m, n1, n, k, n);
+            InferenceGemm.Dots(pw, px, py, m, 0, n0, k, n);                        // AVX-512 on the left slice
+            InferenceGemm.Dots256(pw, px, py, m, n1, n, k, n);                     // AVX2 on the right one
         }
         for (int r = 0; r < m; r++)
             for (int j = 0; j < n; j++)
@@ -65,21 +65,22 @@ public class InferenceGemmTests
         var w = randn(n, k) * 0.05;
         var b = withBias ? randn(n) : null;
         var expected = nn.functional.linear(x, w, b);
-        foreach (bool dots in new[] { true, false })
+        foreach (var kernel in Enum.GetValues<InferenceGemm.Kernel>())
         {
-            var was = InferenceGemm.UseDots;
-            InferenceGemm.UseDots = dots;
+            bool dots = kernel != InferenceGemm.Kernel.MklSgemm;
+            var was = InferenceGemm.SliceKernel;
+            InferenceGemm.SliceKernel = kernel;
             try
             {
                 var y = InferenceGemm.TryLinear(x, w, b);
                 if (batch * seq <= InferenceGemm.MaxRows && (dots || get_num_threads() > 1))
-                    Assert.True(y is not null, $"{batch}×{seq} rows should take the inference GEMM (dots: {dots}, threads: {get_num_threads()})");
+                    Assert.True(y is not null, $"{batch}×{seq} rows should take the inference GEMM ({kernel}, threads: {get_num_threads()})");
                 if (y is null) continue;
                 Assert.Equal(expected.shape, y.shape);
                 float diff = (y - expected).abs().max().item<float>();
-                Assert.True(diff < 1e-4f, $"dots {dots}: max |Δ| = {diff}");
+                Assert.True(diff < 1e-4f, $"{kernel}: max |Δ| = {diff}");
             }
-            finally { InferenceGemm.UseDots = was; }
+            finally { InferenceGemm.SliceKernel = was; }
         }
     }
 

@@ -53,7 +53,7 @@ internal static class BenchCommand
         var batch = new Option<string>("--batch") { Description = "Batch sizes, comma-separated (llama-batched-bench -npl)", DefaultValueFactory = _ => "1,16" };
         var prompt = new Option<string>("--prompt-tokens") { Description = "Prompt lengths, comma-separated (-npp)", DefaultValueFactory = _ => "16,128" };
         var newTokens = new Option<int>("--new-tokens") { Description = "Decode steps per shape (-ntg)", DefaultValueFactory = _ => 64 };
-        var rounds = new Option<int>("--rounds") { Description = "Timed rounds per shape (median, min, max are reported)", DefaultValueFactory = _ => 3 };
+        var rounds = new Option<int>("--rounds") { Description = "Timed rounds per shape after one untimed warm-up round (median, min, max are reported)", DefaultValueFactory = _ => 3 };
         var dtype = CommonOptions.DType();
         var threads = new Option<int?>("--threads") { Description = "libtorch intra-op threads (default: libtorch's choice)" };
         var json = new Option<bool>("--json") { Description = "One JSON object per line and shape instead of a table" };
@@ -96,7 +96,6 @@ internal static class BenchCommand
                 Console.WriteLine("| batch | prompt | new | prefill tok/s (median, min–max) | gen tok/s (median, min–max) |");
                 Console.WriteLine("|------:|-------:|----:|-------------------------------:|----------------------------:|");
             }
-            GenerationBenchmark.WarmUp(m.Model, prompts.Max());
             foreach (int p in prompts)
                 foreach (int b in batches)
                 {

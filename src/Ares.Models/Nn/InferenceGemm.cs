@@ -42,8 +42,23 @@ internal static unsafe class InferenceGemm
     /// <summary>Process-wide switch (<c>ARES_INFERENCE_GEMM=0</c> turns it off) for A/B measurement against <c>linear</c>.</summary>
     internal static bool Enabled { get; set; } = Environment.GetEnvironmentVariable("ARES_INFERENCE_GEMM") != "0";
 
-    /// <summary>Whether slices use <see cref="Dots"/> (AVX-512) rather than MKL's sgemm; tests turn it off to check the MKL slices.</summary>
-    internal static bool UseDots { get; set; } = Vector512.IsHardwareAccelerated;
+    /// <summary>The kernels a slice can run: the dot-product kernels by vector width, or MKL's sgemm.</summary>
+    internal enum Kernel { MklSgemm = 0, Dots256 = 1, Dots512 = 2 }
+
+    /// <summary>The best kernel this CPU runs natively (AVX-512, else AVX2 with FMA, else MKL); tests set each in turn.
+    /// <c>ARES_INFERENCE_GEMM=avx2|mkl</c> picks one for A/B measurement.</summary>
+    internal static Kernel SliceKernel { get; set; } = ChooseKernel(Environment.GetEnvironmentVariable("ARES_INFERENCE_GEMM"));
+
+    static Kernel ChooseKernel(string? setting)
+    {
+        bool avx512 = Vector512.IsHardwareAccelerated, avx2 = Vector256.IsHardwareAccelerated && System.Runtime.Intrinsics.X86.Fma.IsSupported;
+        return setting?.ToLowerInvariant() switch
+        {
+            "mkl" => Kernel.MklSgemm,
+            "avx2" when avx2 => Kernel.Dots256,
+            _ => avx512 ? Kernel.Dots512 : avx2 ? Kernel.Dots256 : Kernel.MklSgemm,
+        };
+    }
 
     static readonly bool IntelCpu = IsGenuineIntel();
     static int _available = -1; // -1 unknown, 0 no, 1 yes
@@ -64,9 +79,10 @@ internal static unsafe class InferenceGemm
         if (m < 1 || m > (IntelCpu ? MaxRows : MaxRowsNonIntel) || !x.is_contiguous() || !weight.is_contiguous()) return null;
         if (bias is not null && (bias.dtype != ScalarType.Float32 || bias.numel() != n || !bias.is_contiguous())) return null;
         int parts = (int)Math.Max(1, Math.Min(get_num_threads(), n / 64));
-        if ((parts < 2 && !UseDots) || !Available()) return null;
+        var kernel = SliceKernel;
+        if ((parts < 2 && kernel == Kernel.MklSgemm) || !Available()) return null;
         var y = empty([.. x.shape[..^1], n], ScalarType.Float32);                         // (..., n)
-        var job = new Job { M = (int)m, N = (int)n, K = (int)k, X = Data(x), W = Data(weight), Y = Data(y), Parts = parts, Dots = UseDots ? 1 : 0 };
+        var job = new Job { M = (int)m, N = (int)n, K = (int)k, X = Data(x), W = Data(weight), Y = Data(y), Parts = parts, Kernel = kernel };
         if (parts == 1) RunSlices(&job);
         // The slices run on libtorch's own OpenMP team (the threads its ops use, already awake between ops).
         else _gompParallel(&RunPart, (IntPtr)(&job), (uint)parts, 0);
@@ -112,7 +128,8 @@ internal static unsafe class InferenceGemm
     /// <summary>One product split into <see cref="Parts"/> column slices of y, each a multiple of 16 wide where it can be.</summary>
     struct Job
     {
-        public int M, N, K, Parts, Done, Dots;
+        public int M, N, K, Parts, Done;
+        public Kernel Kernel;
         public float* X, W, Y;
     }
 
@@ -136,7 +153,8 @@ internal static unsafe class InferenceGemm
                     int n0 = Math.Min(job->N, part * step), n1 = Math.Min(job->N, n0 + step);
                     // Column-major BLAS view of row-major y (M×N) = x (M×K) · Wᵀ: yᵀ (N×M) = W (as K×N, transposed) · xᵀ (K×M).
                     if (n1 <= n0) { }
-                    else if (job->Dots != 0) Dots(job->W, job->X, job->Y, job->M, n0, n1, job->K, job->N);
+                    else if (job->Kernel == Kernel.Dots512) Dots(job->W, job->X, job->Y, job->M, n0, n1, job->K, job->N);
+                    else if (job->Kernel == Kernel.Dots256) Dots256(job->W, job->X, job->Y, job->M, n0, n1, job->K, job->N);
                     else Native.Sgemm(n1 - n0, job->M, job->K, job->W + (long)n0 * job->K, job->K, job->X, job->K, job->Y + n0, job->N);
                     Interlocked.Increment(ref job->Done);
                 }
@@ -244,6 +262,61 @@ internal static unsafe class InferenceGemm
             float s0 = Vector512.Sum(a0);
             for (int i = k16; i < k; i++) s0 += r0[i] * x[i];
             y[n] = s0;
+        }
+    }
+
+    /// <summary>
+    /// <see cref="Dots"/> with 256-bit vectors (AVX2 + FMA, no AVX-512: Zen 2/3, most Intel client CPUs): blocks of
+    /// 2 input rows × 4 weight rows, so the 8 accumulators, 4 weight vectors and the input vector fit AVX2's 16 registers.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    internal static void Dots256(float* w, float* x, float* y, int m, int n0, int n1, int k, int ldy)
+    {
+        const int Tile = 64;
+        for (int t0 = n0; t0 < n1; t0 += Tile)
+        {
+            int t1 = Math.Min(n1, t0 + Tile), r = 0;
+            for (; r + 2 <= m; r += 2) Dots2x4x256(w, x + (long)r * k, y + (long)r * ldy, t0, t1, k, ldy);
+            for (; r < m; r++) Dots2x4x256(w, x + (long)r * k, y + (long)r * ldy, t0, t1, k, ldy, single: true);
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    static void Dots2x4x256(float* w, float* x, float* y, int n0, int n1, int k, int ldy, bool single = false)
+    {
+        int k8 = k & ~7, n = n0;
+        float* x0 = x, x1 = single ? x : x + k;
+        float* s = stackalloc float[8];
+        for (; n < n1; n += 4)
+        {
+            int rows = Math.Min(4, n1 - n);
+            // Past the slice's last row, re-read its last row: the loads stay in bounds and the sums are dropped.
+            float* r0 = w + (long)n * k, r1 = w + (long)(n + Math.Min(1, rows - 1)) * k, r2 = w + (long)(n + Math.Min(2, rows - 1)) * k, r3 = w + (long)(n + Math.Min(3, rows - 1)) * k;
+            Vector256<float> a00 = default, a01 = default, a02 = default, a03 = default;
+            Vector256<float> a10 = default, a11 = default, a12 = default, a13 = default;
+            for (int i = 0; i < k8; i += 8)
+            {
+                var w0 = Vector256.Load(r0 + i); var w1 = Vector256.Load(r1 + i);
+                var w2 = Vector256.Load(r2 + i); var w3 = Vector256.Load(r3 + i);
+                var v = Vector256.Load(x0 + i);
+                a00 = Vector256.FusedMultiplyAdd(w0, v, a00); a01 = Vector256.FusedMultiplyAdd(w1, v, a01);
+                a02 = Vector256.FusedMultiplyAdd(w2, v, a02); a03 = Vector256.FusedMultiplyAdd(w3, v, a03);
+                v = Vector256.Load(x1 + i);
+                a10 = Vector256.FusedMultiplyAdd(w0, v, a10); a11 = Vector256.FusedMultiplyAdd(w1, v, a11);
+                a12 = Vector256.FusedMultiplyAdd(w2, v, a12); a13 = Vector256.FusedMultiplyAdd(w3, v, a13);
+            }
+            s[0] = Vector256.Sum(a00); s[1] = Vector256.Sum(a01); s[2] = Vector256.Sum(a02); s[3] = Vector256.Sum(a03);
+            s[4] = Vector256.Sum(a10); s[5] = Vector256.Sum(a11); s[6] = Vector256.Sum(a12); s[7] = Vector256.Sum(a13);
+            for (int i = k8; i < k; i++)
+            {
+                s[0] += r0[i] * x0[i]; s[1] += r1[i] * x0[i]; s[2] += r2[i] * x0[i]; s[3] += r3[i] * x0[i];
+                s[4] += r0[i] * x1[i]; s[5] += r1[i] * x1[i]; s[6] += r2[i] * x1[i]; s[7] += r3[i] * x1[i];
+            }
+            for (int j = 0; j < rows; j++)
+            {
+                y[n + j] = s[j];
+                if (!single) y[ldy + n + j] = s[4 + j];
+            }
         }
     }
 
