@@ -9,23 +9,23 @@ namespace Ares.Models.Nn;
 /// <summary>
 /// y = x Wᵀ (+ b) without autograd, for the shapes generation and scoring run: W's output rows are split
 /// across libtorch's own OpenMP team, and each thread computes its slice of y in place with an AVX-512
-/// dot-product kernel (<see cref="Dots"/>) or, without AVX-512, a single-threaded MKL sgemm.
+/// dot-product kernel (<see cref="Dots"/>), an AVX2 one (<see cref="Dots256"/>), or else a single-threaded MKL sgemm.
 ///
 /// Why: a decode step multiplies few rows (one per sequence) by every weight matrix, so it streams the
 /// weights from memory for little arithmetic. libtorch's sgemm (MKL, statically linked into libtorch_cpu)
 /// kept that on one thread here, and on non-Intel CPUs MKL runs its generic kernels (perf of a batch-1
 /// decode on Zen 4: 62 % of samples in <c>mkl_blas_def_xsgemv</c>). Measured on the 29.5 M bench model
 /// (2 Zen 4 vCPUs, 3 Dec 2026, `ares bench generate`, interleaved with <c>ARES_INFERENCE_GEMM=0</c>):
-/// batch-1 generation 95–132 → 180–250 tok/s, batch-16 generation 950–1210 → 1710–1910 tok/s, prefill
-/// of 16 × 16 tokens 2,790–3,100 → 4,550–4,650 tok/s (README, "Generation against llama.cpp").
+/// batch-1 generation 140–145 → 347–358 tok/s, batch-16 generation 1,177–1,195 → 2,076–2,242 tok/s, prefill
+/// of 16 × 16 tokens 3,429–3,474 → 5,864–5,914 tok/s (README, "Generation against llama.cpp").
 ///
 /// The threads must be libtorch's OpenMP team: a separate worker pool was measured slower than plain
 /// <c>linear</c> end to end, because the team's threads spin-wait on the same cores between ops.
 ///
 /// Applies to fp32 CPU tensors with contiguous x and W and no autograd, at most <see cref="MaxRows"/> rows
 /// (all row counts up to <see cref="MaxRowsNonIntel"/> where MKL has no native kernels); otherwise null and
-/// the caller uses <c>linear</c>. Each output element is one dot product in float32 (16 lanes, summed at the
-/// end), so results match <c>linear</c> to float rounding, not bit for bit.
+/// the caller uses <c>linear</c>. Each output element is one dot product in float32 (16 or 8 lanes, summed at
+/// the end), so results match <c>linear</c> to float rounding, not bit for bit.
 /// </summary>
 internal static unsafe class InferenceGemm
 {
@@ -34,7 +34,7 @@ internal static unsafe class InferenceGemm
 
     /// <summary>
     /// Rows up to which it runs where MKL dispatches its generic kernels (not GenuineIntel): there it beat
-    /// MKL's own threading at prefill too (16 × 16 prompt tokens: 4,550 vs 2,790 tok/s). On Intel, MKL's
+    /// MKL's own threading at prefill too (16 × 16 prompt tokens: 5,864–5,914 vs 3,429–3,474 tok/s). On Intel, MKL's
     /// native kernels keep large products (not measured against this kernel: no Intel machine in this window).
     /// </summary>
     internal const int MaxRowsNonIntel = 4096;
