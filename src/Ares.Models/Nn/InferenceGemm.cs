@@ -23,7 +23,7 @@ namespace Ares.Models.Nn;
 /// <c>linear</c> end to end, because the team's threads spin-wait on the same cores between ops.
 ///
 /// Applies to fp32 CPU tensors with contiguous x and W and no autograd, at most <see cref="MaxRows"/> rows
-/// (all row counts up to <see cref="MaxRowsNonIntel"/> where MKL has no native kernels); otherwise null and
+/// (larger inputs up to <see cref="MaxInputFloatsNonIntel"/> where MKL has no native kernels); otherwise null and
 /// the caller uses <c>linear</c>. Each output element is one dot product in float32 (16 or 8 lanes, summed at
 /// the end), so results match <c>linear</c> to float rounding, not bit for bit.
 /// </summary>
@@ -33,11 +33,13 @@ internal static unsafe class InferenceGemm
     internal const int MaxRows = 64;
 
     /// <summary>
-    /// Rows up to which it runs where MKL dispatches its generic kernels (not GenuineIntel): there it beat
-    /// MKL's own threading at prefill too (16 × 16 prompt tokens: 5,864–5,914 vs 3,429–3,474 tok/s). On Intel, MKL's
-    /// native kernels keep large products (not measured against this kernel: no Intel machine in this window).
+    /// Where MKL dispatches its generic kernels (not GenuineIntel) the split also takes larger inputs (prefill), up to
+    /// this many input floats (12 MB: every weight tile re-reads x, so it must stay in cache). Measured there up to
+    /// 2.8 M floats (the down projection of 16 × 128 prompt tokens, 2,048 × 1,376): prefill 5,258–5,293 vs
+    /// 3,495–3,643 tok/s with MKL's own threading, and 3,742 with a 1 M-float cap that left that projection to MKL.
+    /// On Intel, MKL's native kernels keep large products (not measured against this kernel: no Intel machine in this window).
     /// </summary>
-    internal const int MaxRowsNonIntel = 4096;
+    internal const long MaxInputFloatsNonIntel = 3 << 20;
 
     /// <summary>Process-wide switch (<c>ARES_INFERENCE_GEMM=0</c> turns it off) for A/B measurement against <c>linear</c>.</summary>
     internal static bool Enabled { get; set; } = Environment.GetEnvironmentVariable("ARES_INFERENCE_GEMM") != "0";
@@ -76,7 +78,7 @@ internal static unsafe class InferenceGemm
         long k = weight.shape[1], n = weight.shape[0];
         if (x.shape[^1] != k || k == 0 || k > int.MaxValue / 16 || n > int.MaxValue) return null;
         long m = x.numel() / k;
-        if (m < 1 || m > (IntelCpu ? MaxRows : MaxRowsNonIntel) || !x.is_contiguous() || !weight.is_contiguous()) return null;
+        if (m < 1 || (m > MaxRows && (IntelCpu || m * k > MaxInputFloatsNonIntel)) || !x.is_contiguous() || !weight.is_contiguous()) return null;
         if (bias is not null && (bias.dtype != ScalarType.Float32 || bias.numel() != n || !bias.is_contiguous())) return null;
         int parts = (int)Math.Max(1, Math.Min(get_num_threads(), n / 64));
         var kernel = SliceKernel;
