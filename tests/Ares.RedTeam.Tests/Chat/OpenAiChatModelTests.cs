@@ -58,7 +58,8 @@ public class OpenAiChatModelTests
             return attempt < faults.Length ? kinds[faults[attempt]]() : ServerReply.Completion($"reply {key.Item1}/{key.Item2}");
         });
         var delays = new DelayRecorder();
-        using var model = new OpenAiChatModel(Options(server, o => o with { MaxRetries = maxRetries, MaxConcurrency = 8, RequestTimeout = TimeSpan.FromSeconds(1) }),
+        // 2 s: the scripted 5 s stalls time out; ordinary requests do not, even on a loaded machine.
+        using var model = new OpenAiChatModel(Options(server, o => o with { MaxRetries = maxRetries, MaxConcurrency = 8, RequestTimeout = TimeSpan.FromSeconds(2) }),
             delay: delays.Delay);
 
         var results = await model.CompleteAsync(Conversations(conversations), Seeded, samples);
