@@ -148,16 +148,17 @@ internal static unsafe class InferenceGemm
             int previous = Native.MKL_Set_Num_Threads_Local(1); // this thread's slices are sequential
             try
             {
+                int step = ((job->N + job->Parts - 1) / job->Parts + 15) / 16 * 16;          // slice width, a multiple of 16
                 for (int part = _ompThreadNum(), team = _ompTeamSize(); part < job->Parts; part += team)
                 {
-                    int step = (job->N + job->Parts - 1) / job->Parts;
-                    step = (step + 15) / 16 * 16;
                     int n0 = Math.Min(job->N, part * step), n1 = Math.Min(job->N, n0 + step);
-                    // Column-major BLAS view of row-major y (M×N) = x (M×K) · Wᵀ: yᵀ (N×M) = W (as K×N, transposed) · xᵀ (K×M).
-                    if (n1 <= n0) { }
-                    else if (job->Kernel == Kernel.Dots512) Dots(job->W, job->X, job->Y, job->M, n0, n1, job->K, job->N);
-                    else if (job->Kernel == Kernel.Dots256) Dots256(job->W, job->X, job->Y, job->M, n0, n1, job->K, job->N);
-                    else Native.Sgemm(n1 - n0, job->M, job->K, job->W + (long)n0 * job->K, job->K, job->X, job->K, job->Y + n0, job->N);
+                    if (n0 < n1)
+                    {
+                        if (job->Kernel == Kernel.Dots512) Dots(job->W, job->X, job->Y, job->M, n0, n1, job->K, job->N);
+                        else if (job->Kernel == Kernel.Dots256) Dots256(job->W, job->X, job->Y, job->M, n0, n1, job->K, job->N);
+                        // Column-major BLAS view of row-major y (M×N) = x (M×K) · Wᵀ: yᵀ (N×M) = W (as K×N, transposed) · xᵀ (K×M).
+                        else Native.Sgemm(n1 - n0, job->M, job->K, job->W + (long)n0 * job->K, job->K, job->X, job->K, job->Y + n0, job->N);
+                    }
                     Interlocked.Increment(ref job->Done);
                 }
             }
